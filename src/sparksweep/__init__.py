@@ -1,0 +1,60 @@
+"""sparksweep: hyperparameter sweeps across model families, run in parallel on Spark and recorded in MLflow.
+
+Example:
+    >>> import sparksweep
+    >>> spec = sparksweep.load_spec("examples/churn.yaml")  # doctest: +SKIP
+    >>> result = sparksweep.run_sweep(spec)  # doctest: +SKIP
+    >>> result.champion.version  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from sparksweep.config import SweepSpec, load_spec
+from sparksweep.datasets import generate_churn
+from sparksweep.errors import DataError, DependencyError, RegistryError, SparkSweepError, SpecError, TrialError
+from sparksweep.models import BaseModelFamily, get_family, register_family
+from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark
+from sparksweep.search import (
+    Categorical,
+    ChampionDecision,
+    Float,
+    Int,
+    SearchSpace,
+    SweepResult,
+    TrialResult,
+    TrialState,
+    get_spark,
+    run_sweep,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseModelFamily",
+    "Categorical",
+    "ChampionDecision",
+    "DataError",
+    "DependencyError",
+    "Float",
+    "Int",
+    "RegistryError",
+    "SearchSpace",
+    "SparkSweepError",
+    "SpecError",
+    "SweepResult",
+    "SweepSpec",
+    "TrialError",
+    "TrialResult",
+    "TrialState",
+    "__version__",
+    "generate_churn",
+    "get_family",
+    "get_metric",
+    "get_spark",
+    "load_model",
+    "load_spec",
+    "register_family",
+    "run_sweep",
+    "score_pandas",
+    "score_spark",
+]

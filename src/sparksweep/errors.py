@@ -1,0 +1,44 @@
+"""The exceptions sparksweep raises.
+
+Every error the library raises on purpose derives from :class:`SparkSweepError`, so callers can catch one class.
+Subclasses also inherit the builtin that fits (``ValueError`` for bad input, ``ImportError`` for a missing package),
+so code written against the builtins keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "DependencyError",
+    "RegistryError",
+    "SparkSweepError",
+    "SpecError",
+    "TrialError",
+]
+
+
+class SparkSweepError(Exception):
+    """Root of every error raised by sparksweep."""
+
+
+class SpecError(SparkSweepError, ValueError):
+    """A sweep file or a Python spec holds a value sparksweep cannot use.
+
+    The message names the field (``search.algorithm``), the value given, what is allowed and how to fix it.
+    """
+
+
+class DataError(SparkSweepError, ValueError):
+    """The data set cannot be used for the sweep (a missing column, an empty table, an unusable target)."""
+
+
+class DependencyError(SparkSweepError, ImportError):
+    """A package or program that this feature needs is missing; the message carries the install command."""
+
+
+class TrialError(SparkSweepError, RuntimeError):
+    """A trial could not be run or its result could not be recorded."""
+
+
+class RegistryError(SparkSweepError, RuntimeError):
+    """Registering, promoting or loading a model in the MLflow Model Registry failed."""

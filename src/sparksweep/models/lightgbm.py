@@ -1,0 +1,56 @@
+"""LightGBM (sklearn API) with early stopping on the validation split.
+
+Ranges follow LightGBM's "Parameters Tuning" guide (num_leaves, min_child_samples, bagging and feature fraction)
+and FLAML's LightGBM space (flaml/automl/model.py), with ``n_estimators`` left to early stopping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sparksweep._imports import require
+from sparksweep.data import TrainingData
+from sparksweep.models._base import BaseModelFamily, SavedModel
+from sparksweep.search.space import Distribution, Float, Int
+
+__all__ = ["LightGBMFamily"]
+
+
+class LightGBMFamily(BaseModelFamily):
+    """``LGBMClassifier`` / ``LGBMRegressor``; saved as the booster's native text model."""
+
+    name: ClassVar[str] = "lightgbm"
+    tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
+    library: ClassVar[str] = "lightgbm"
+
+    def default_space(self, task: str) -> dict[str, Distribution]:
+        return {
+            "learning_rate": Float(0.01, 0.3, log=True),
+            "num_leaves": Int(8, 256, log=True),
+            "min_child_samples": Int(5, 100, log=True),
+            "subsample": Float(0.5, 1.0),
+            "colsample_bytree": Float(0.5, 1.0),
+            "reg_lambda": Float(1e-3, 10.0, log=True),
+        }
+
+    def build(self, params: dict[str, Any], *, task: str, n_jobs: int, seed: int) -> Any:
+        lgb = require("lightgbm", "the lightgbm model family")
+        cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+        return cls(n_estimators=1000, subsample_freq=1, n_jobs=n_jobs, random_state=seed, verbose=-1, **params)
+
+    def fit(self, estimator: Any, data: TrainingData) -> Any:
+        lgb = require("lightgbm", "the lightgbm model family")
+        estimator.fit(
+            data.X_train,
+            data.y_train,
+            eval_X=(data.X_valid,),
+            eval_y=(data.y_valid,),
+            callbacks=[lgb.early_stopping(30, verbose=False)],
+        )
+        return estimator
+
+    def save(self, estimator: Any, directory: Path) -> SavedModel:
+        path = directory / "model.lgb.txt"
+        estimator.booster_.save_model(str(path))
+        return SavedModel(path, "lightgbm", "lightgbm.Booster")

@@ -1,0 +1,79 @@
+"""The MLflow pyfunc model every trial logs (an MLflow "model from code").
+
+This file is copied into each logged model and imports nothing from sparksweep, so a registered model loads
+anywhere MLflow and the model's own library are installed. Fitted models are stored in native, non-pickle formats:
+skops for scikit-learn (only types from an allow-list of modules are trusted), XGBoost's UBJSON and LightGBM's text
+model. ``predict`` returns:
+
+* binary: the positive-class probability, one float per row (so ``spark_udf(..., result_type="double")`` gives it);
+* multiclass: one row of class probabilities per input row;
+* regression: the prediction, one float per row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc.model import PythonModel
+
+_TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "lightgbm.")
+
+
+def _load_skops(path: str) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
+    if refused:
+        raise ValueError(f"refusing to load {path}: it holds types outside the trusted libraries: {refused}")
+    return sio.load(path, trusted=untrusted)
+
+
+class SparkSweepModel(PythonModel):
+    """Wraps a fitted estimator saved in its native format and predicts in sparksweep's convention."""
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["meta"]) as fh:
+            meta = json.load(fh)
+        self.task: str = meta["task"]
+        self.features: list[str] = meta["features"]
+        self.format: str = meta["format"]
+        path = context.artifacts["model"]
+        if self.format == "skops":
+            self.model = _load_skops(path)
+        elif self.format == "xgboost":
+            import xgboost
+
+            self.model = getattr(xgboost, meta["estimator_class"].split(".")[-1])()
+            self.model.load_model(path)
+        elif self.format == "lightgbm":
+            import lightgbm
+
+            self.model = lightgbm.Booster(model_file=path)
+        else:
+            raise ValueError(f"unknown model format {self.format!r} in {context.artifacts['meta']}")
+
+    def _proba(self, X: pd.DataFrame) -> np.ndarray:
+        if self.format == "lightgbm":
+            out = np.asarray(self.model.predict(X), dtype=np.float64)
+            return np.column_stack([1.0 - out, out]) if out.ndim == 1 else out
+        return np.asarray(self.model.predict_proba(X), dtype=np.float64)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        missing = [c for c in self.features if c not in model_input.columns]
+        if missing:
+            raise ValueError(f"the input lacks the model's feature columns {missing}")
+        X = model_input[self.features]
+        if self.task == "regression":
+            return pd.Series(np.asarray(self.model.predict(X), dtype=np.float64), name="prediction")
+        proba = self._proba(X)
+        if self.task == "binary":
+            return pd.Series(proba[:, 1], name="prediction")
+        return pd.Series(list(proba), name="prediction")
+
+
+mlflow.models.set_model(SparkSweepModel())

@@ -1,0 +1,56 @@
+"""XGBoost (sklearn API, ``hist`` trees) with early stopping on the validation split.
+
+Ranges follow the XGBoost parameter-tuning notes and Probst et al., "Tunability" (JMLR 2019), with
+``n_estimators`` left to early stopping instead of searched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sparksweep._imports import require
+from sparksweep.data import TrainingData
+from sparksweep.models._base import BaseModelFamily, SavedModel
+from sparksweep.search.space import Distribution, Float, Int
+
+__all__ = ["XGBoostFamily"]
+
+
+class XGBoostFamily(BaseModelFamily):
+    """``XGBClassifier`` / ``XGBRegressor``."""
+
+    name: ClassVar[str] = "xgboost"
+    tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
+    library: ClassVar[str] = "xgboost"
+
+    def default_space(self, task: str) -> dict[str, Distribution]:
+        return {
+            "learning_rate": Float(0.01, 0.3, log=True),
+            "max_depth": Int(2, 10),
+            "min_child_weight": Float(0.5, 20.0, log=True),
+            "subsample": Float(0.5, 1.0),
+            "colsample_bytree": Float(0.5, 1.0),
+            "reg_lambda": Float(1e-3, 10.0, log=True),
+        }
+
+    def build(self, params: dict[str, Any], *, task: str, n_jobs: int, seed: int) -> Any:
+        xgb = require("xgboost", "the xgboost model family")
+        cls = xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
+        return cls(
+            n_estimators=1000,
+            early_stopping_rounds=30,
+            tree_method="hist",
+            n_jobs=n_jobs,
+            random_state=seed,
+            **params,
+        )
+
+    def fit(self, estimator: Any, data: TrainingData) -> Any:
+        estimator.fit(data.X_train, data.y_train, eval_set=[(data.X_valid, data.y_valid)], verbose=False)
+        return estimator
+
+    def save(self, estimator: Any, directory: Path) -> SavedModel:
+        path = directory / "model.ubj"
+        estimator.save_model(path)
+        return SavedModel(path, "xgboost", f"xgboost.{type(estimator).__name__}")

@@ -1,0 +1,19 @@
+"""Scoring: the metric registry and batch scoring with spark_udf or pandas."""
+
+from __future__ import annotations
+
+from sparksweep.scoring.batch import download_model, load_model, score_pandas, score_spark
+from sparksweep.scoring.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
+
+__all__ = [
+    "DEFAULT_METRIC",
+    "METRICS",
+    "Direction",
+    "Metric",
+    "download_model",
+    "get_metric",
+    "load_model",
+    "register_metric",
+    "score_pandas",
+    "score_spark",
+]

@@ -1,0 +1,39 @@
+"""The interface every search algorithm implements: propose (``ask``) and learn (``tell``)."""
+
+from __future__ import annotations
+
+import abc
+
+from sparksweep.scoring.metrics import Direction
+from sparksweep.search.space import SearchSpace
+from sparksweep.search.trial import Proposal, TrialState
+
+__all__ = ["BaseSearcher"]
+
+
+class BaseSearcher(abc.ABC):
+    """A search algorithm seen by the engine.
+
+    The engine owns dispatch, budgets and tracking; a searcher only proposes and learns, in the driver. Several
+    proposals may be outstanding at once (one per trial in flight).
+
+    Args:
+        space: The conditional space to search.
+        direction: Whether the metric is maximized or minimized.
+        seed: Seed for reproducible proposals.
+    """
+
+    name: str = ""
+
+    def __init__(self, space: SearchSpace, direction: Direction, seed: int | None = None) -> None:
+        self.space = space
+        self.direction = direction
+        self.seed = seed
+
+    @abc.abstractmethod
+    def ask(self) -> Proposal:
+        """Propose the next family and hyperparameters."""
+
+    @abc.abstractmethod
+    def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
+        """Report the outcome of a proposal: its metric value when ``state`` is COMPLETE, else None."""

@@ -1,0 +1,90 @@
+"""Hyperopt algorithms behind the :class:`BaseSearcher` interface.
+
+Hyperopt has no ask/tell API; this drives its ``suggest`` functions over a ``Trials`` object the way its own
+``fmin`` does, one new trial document per ``ask`` and its result written back by ``tell``. Parameters come back
+through ``space_eval``, so families and categorical values carry their real values, never Hyperopt's choice index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sparksweep._imports import require
+from sparksweep.scoring.metrics import Direction
+from sparksweep.search.algorithms._base import BaseSearcher
+from sparksweep.search.space import FAMILY_PARAM, SearchSpace
+from sparksweep.search.trial import Proposal, TrialState
+
+__all__ = ["HyperoptSearcher"]
+
+
+def _suggest_fn(kind: str) -> Callable[..., Any]:
+    hyperopt = require("hyperopt", "Hyperopt search algorithms")
+    if kind == "tpe":
+        # Hyperopt's default of 20 random start-up trials is most of a small sweep; 10 lets TPE adapt sooner.
+        return functools.partial(hyperopt.tpe.suggest, n_startup_jobs=10)
+    if kind == "rand":
+        return hyperopt.rand.suggest  # type: ignore[no-any-return]
+    if kind == "anneal":
+        return hyperopt.anneal.suggest  # type: ignore[no-any-return]
+    raise ValueError(f"unknown Hyperopt algorithm {kind!r}")
+
+
+class HyperoptSearcher(BaseSearcher):
+    """Search with a Hyperopt algorithm (``tpe``, ``rand`` or ``anneal``).
+
+    Example:
+        >>> from sparksweep.search.space import Float, SearchSpace
+        >>> s = HyperoptSearcher(SearchSpace({"f": {"x": Float(0, 1)}}), Direction.MINIMIZE, seed=1, algo="rand")
+        >>> p = s.ask(); s.tell(p, 0.5, TrialState.COMPLETE); sorted(p.params)
+        ['x']
+    """
+
+    def __init__(self, space: SearchSpace, direction: Direction, seed: int | None = None, *, algo: str = "tpe") -> None:
+        super().__init__(space, direction, seed)
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        self.name = f"hyperopt.{algo}"
+        self._suggest = _suggest_fn(algo)
+        self._expr = space.to_hyperopt()
+        self._domain = hyperopt.Domain(lambda _: 0.0, self._expr)
+        self._trials = hyperopt.Trials()
+        self._rng = np.random.default_rng(seed)
+        self._docs: dict[int, dict[str, Any]] = {}
+
+    def ask(self) -> Proposal:
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        tid = self._trials.new_trial_ids(1)
+        self._trials.refresh()
+        seed = int(self._rng.integers(2**31 - 1))
+        docs = self._suggest(tid, self._domain, self._trials, seed)
+        doc = docs[0]
+        doc["state"] = hyperopt.JOB_STATE_RUNNING
+        doc["book_time"] = dt.datetime.now()
+        self._trials.insert_trial_docs([doc])
+        self._trials.refresh()
+        vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v) > 0}
+        point = hyperopt.space_eval(self._expr, vals)
+        family = str(point[FAMILY_PARAM])
+        params = self.space.clip(family, dict(point["params"]))
+        tid_value = int(tid[0])
+        self._docs[tid_value] = doc
+        return Proposal(family=family, params=params, token=tid_value)
+
+    def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        tid = int(proposal.token)
+        doc = next(d for d in self._trials._dynamic_trials if d["tid"] == tid)
+        if state is TrialState.COMPLETE and value is not None:
+            loss = value if self.direction is Direction.MINIMIZE else -value
+            doc["result"] = {"loss": float(loss), "status": hyperopt.STATUS_OK}
+        else:
+            doc["result"] = {"status": hyperopt.STATUS_FAIL}
+        doc["state"] = hyperopt.JOB_STATE_DONE
+        doc["refresh_time"] = dt.datetime.now()
+        self._trials.refresh()
+        self._docs.pop(tid, None)

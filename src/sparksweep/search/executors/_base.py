@@ -1,0 +1,49 @@
+"""The executor interface: where trials run."""
+
+from __future__ import annotations
+
+import abc
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sparksweep.data import TrainingData
+    from sparksweep.search.trial import TrialResult
+    from sparksweep.search.worker import DataHandle, TrialTask
+
+__all__ = ["BaseExecutor"]
+
+
+class BaseExecutor(abc.ABC):
+    """Runs trials somewhere else than the driver thread and hands back futures.
+
+    The engine keeps at most :attr:`slots` trials in flight; whenever one finishes it submits the next at once.
+    """
+
+    name: str = ""
+
+    @property
+    @abc.abstractmethod
+    def slots(self) -> int:
+        """How many trials can run at the same time."""
+
+    @property
+    def cores_per_trial(self) -> int:
+        """Threads one trial may use (its models' ``n_jobs``)."""
+        return 1
+
+    @abc.abstractmethod
+    def share(self, data: TrainingData) -> DataHandle:
+        """Make the training data available to the workers once, and return the handle trials carry."""
+
+    @abc.abstractmethod
+    def submit(self, task: TrialTask) -> Future[TrialResult]:
+        """Start a trial; the future resolves to its result (or raises when the task itself was lost)."""
+
+    @abc.abstractmethod
+    def cancel_all(self) -> None:
+        """Cancel the trials still running or queued."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Release what :meth:`share` and :meth:`submit` created."""

@@ -1,0 +1,64 @@
+"""Trials as typed objects: what the engine sends to a worker and what comes back.
+
+Example:
+    >>> TrialState.COMPLETE.is_finished
+    True
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Proposal", "TrialResult", "TrialState"]
+
+
+class TrialState(enum.Enum):
+    """The life cycle of a trial; the MLflow run status each maps to is :attr:`mlflow_status`."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    PRUNED = "pruned"
+    KILLED = "killed"
+
+    @property
+    def is_finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+    @property
+    def mlflow_status(self) -> str:
+        return {
+            TrialState.RUNNING: "RUNNING",
+            TrialState.COMPLETE: "FINISHED",
+            TrialState.FAILED: "FAILED",
+            TrialState.PRUNED: "KILLED",
+            TrialState.KILLED: "KILLED",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a search algorithm proposes: a family and its hyperparameters (real names), plus its own handle."""
+
+    family: str
+    params: dict[str, Any]
+    token: Any = None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The outcome of one trial, as the worker reports it to the engine."""
+
+    number: int
+    run_id: str
+    family: str
+    params: dict[str, Any]
+    state: TrialState
+    value: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    fit_time: float = 0.0
+    error: str | None = None
+    model_uri: str | None = None

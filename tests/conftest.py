@@ -1,0 +1,42 @@
+"""Shared fixtures: one local[2] SparkSession for the whole run, a SQLite MLflow store per test, small data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sparksweep.datasets import generate_churn
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The session-scoped local Spark session every integration test shares (stopped at the end)."""
+    from sparksweep.search.executors import get_spark
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside its own folder, so relative paths (data/, mlflow.db) land there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def churn() -> pd.DataFrame:
+    return generate_churn(2000, seed=7)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparksweep.config import SweepSpec, load_spec, validate_spec
+from sparksweep.errors import SpecError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _raw(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "experiment": "e",
+        "data": {"path": "d.parquet", "target": "label"},
+        "models": ["lightgbm"],
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_example_sweep_file_is_valid() -> None:
+    spec = load_spec(REPO / "examples" / "churn.yaml")
+    assert spec.search.algorithm == "optuna.tpe"
+    assert spec.registration is not None
+    assert spec.registration.name == "churn-prediction-model"
+    assert spec.data.drop == ["user_id", "feature_date"]
+    assert "xgboost" in spec.models
+
+
+def test_defaults_are_filled_in() -> None:
+    spec = validate_spec(_raw())
+    assert spec.tracking.uri == "sqlite:///mlflow.db"
+    assert spec.search.n_trials == 20
+    assert spec.task is None
+    assert spec.registration is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "words"),
+    [
+        (_raw(colour="red"), "colour", "unknown key"),
+        (_raw(search={"algoritm": "optuna.tpe"}), "search.algoritm", "unknown key"),
+        (_raw(search={"algorithm": "optuna.magic"}), "search.algorithm", "optuna.tpe"),
+        (_raw(models=["catboost"]), "models", "unknown model family 'catboost'"),
+        (_raw(models=[]), "models", "at least 1"),
+        (_raw(metric="accuracy_score"), "metric", "unknown metric"),
+        (_raw(task="ranking"), "task", "binary"),
+        (_raw(task="regression", metric="auc_roc"), "(top level)", "does not apply to a regression task"),
+        (_raw(task="regression", models=["sklearn.logistic_regression"]), "(top level)", "does not support"),
+        (_raw(search={"n_trials": 0}), "search.n_trials", "greater than or equal to 1"),
+        (_raw(data={"path": "d.parquet"}), "data.target", "required key is missing"),
+        (_raw(data={"path": "d.xlsx", "target": "y"}), "data.path", "unsupported file type"),
+        (_raw(data={"path": "d.csv", "target": "y", "drop": ["y"]}), "data", "also listed in 'drop'"),
+        (_raw(data={"path": "d.csv", "target": "y", "test_size": 1.5}), "data.test_size", "less than 1"),
+    ],
+)
+def test_invalid_values_name_the_field(raw: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        validate_spec(raw)
+    message = str(err.value)
+    assert f"  {field}:" in message, message
+    assert words in message, message
+
+
+def test_yaml_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiment: [unclosed")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(SpecError, match="must be a mapping"):
+        load_spec(listy)
+
+
+def test_overrides_are_validated() -> None:
+    spec = validate_spec(_raw())
+    changed = spec.with_overrides(**{"search.n_trials": 3, "spark.master": "local[1]", "tracking.uri": None})
+    assert changed.search.n_trials == 3
+    assert changed.spark.master == "local[1]"
+    assert changed.tracking.uri == spec.tracking.uri
+    with pytest.raises(SpecError, match=r"search\.algorithm"):
+        spec.with_overrides(**{"search.algorithm": "nope"})
+
+
+def test_yaml_round_trip() -> None:
+    spec = validate_spec(_raw(register={"name": "m"}))
+    import yaml
+
+    again = SweepSpec.model_validate(yaml.safe_load(spec.to_yaml()))
+    assert again == spec
+    assert "register:" in spec.to_yaml()
