@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,26 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tracking_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@dataclass(frozen=True)
+class FluentStore:
+    uri: str
+    experiment_id: str
+
+
+@pytest.fixture
+def fluent_store(tmp_path: Path) -> Iterator[FluentStore]:
+    """Point MLflow's fluent API at a store in ``tmp_path`` (artifacts there too), and restore it afterwards."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment_id = MlflowClient(uri).create_experiment("tests", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_tracking_uri(uri)
+    yield FluentStore(uri, experiment_id)
+    mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="session")

@@ -109,6 +109,12 @@ def _check_columns(df: pd.DataFrame, spec: DataSpec) -> list[str]:
     if df[spec.target].isna().any():
         n = int(df[spec.target].isna().sum())
         raise DataError(f"target column {spec.target!r} has {n} missing values; drop those rows or fill them")
+    if df[spec.target].nunique() < 2:
+        value = df[spec.target].iloc[0]
+        raise DataError(
+            f"target column {spec.target!r} has a single class ({value!r}) in all {len(df)} rows: "
+            "there is nothing to learn; check the target column and any filter applied to the table"
+        )
     return features
 
 

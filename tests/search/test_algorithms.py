@@ -72,5 +72,5 @@ def test_maximize_direction_is_respected() -> None:
 
 
 def test_unknown_algorithm() -> None:
-    with pytest.raises(SpecError, match="optuna.tpe"):
+    with pytest.raises(SpecError, match=r"optuna\.tpe"):
         make_searcher("grid", SPACE, Direction.MINIMIZE)

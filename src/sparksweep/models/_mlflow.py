@@ -46,10 +46,12 @@ def log_fitted_model(
     task: str,
     features: list[str],
     example: pd.DataFrame,
+    classes: list[Any] | None = None,
     input_example: bool = True,
 ) -> str:
     """Log ``estimator`` into the active run as a pyfunc model and return its ``models:/`` URI."""
     import mlflow
+    import pandas as pd
     from mlflow.models import infer_signature
 
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
@@ -63,12 +65,16 @@ def log_fitted_model(
                     "format": saved.format,
                     "estimator_class": saved.estimator_class,
                     "family": family.name,
+                    "classes": None if classes is None else [str(c) for c in classes],
                 }
             )
         )
         head = example[features].head(5)
         prediction = family.predict(estimator, head, task)
-        output: Any = prediction if prediction.ndim == 1 else prediction.tolist()
+        output: Any = prediction
+        if prediction.ndim == 2:
+            names = [str(c) for c in classes] if classes else [str(i) for i in range(prediction.shape[1])]
+            output = pd.DataFrame(prediction, columns=names)
         with warnings.catch_warnings():
             # MLflow hints that integer columns cannot hold missing values; the signature keeps the table's own
             # types on purpose (MLflow refuses to cast int64 input to a double column at scoring time).

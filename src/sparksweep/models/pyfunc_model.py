@@ -6,7 +6,8 @@ skops for scikit-learn (only types from an allow-list of modules are trusted), X
 model. ``predict`` returns:
 
 * binary: the positive-class probability, one float per row (so ``spark_udf(..., result_type="double")`` gives it);
-* multiclass: one row of class probabilities per input row;
+* multiclass: a DataFrame with one probability column per class, named after the class (so
+  ``spark_udf(..., result_type="array<double>")`` gives the probabilities in class order);
 * regression: the prediction, one float per row.
 """
 
@@ -42,6 +43,7 @@ class SparkSweepModel(PythonModel):
         self.task: str = meta["task"]
         self.features: list[str] = meta["features"]
         self.format: str = meta["format"]
+        self.classes: list[str] = [str(c) for c in meta.get("classes") or []]
         path = context.artifacts["model"]
         if self.format == "skops":
             self.model = _load_skops(path)
@@ -73,7 +75,8 @@ class SparkSweepModel(PythonModel):
         proba = self._proba(X)
         if self.task == "binary":
             return pd.Series(proba[:, 1], name="prediction")
-        return pd.Series(list(proba), name="prediction")
+        columns = self.classes if len(self.classes) == proba.shape[1] else [str(i) for i in range(proba.shape[1])]
+        return pd.DataFrame(proba, columns=columns, index=model_input.index)
 
 
 mlflow.models.set_model(SparkSweepModel())

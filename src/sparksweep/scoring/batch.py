@@ -18,31 +18,68 @@ from sparksweep.errors import DataError, RegistryError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
 
-__all__ = ["download_model", "load_model", "model_features", "score_pandas", "score_spark"]
+__all__ = ["download_model", "load_model", "model_features", "resolve_model_uri", "score_pandas", "score_spark"]
+
+
+def resolve_model_uri(model_uri: str, tracking_uri: str | None = None) -> str:
+    """The artifact location behind a ``models:/`` or ``runs:/`` URI, looked up in the given store.
+
+    MLflow resolves such URIs through its global tracking URI even when another one is passed, so sparksweep
+    resolves them itself: ``models:/m-<id>`` (a logged model), ``models:/<name>@<alias>``, ``models:/<name>/<version>``
+    and ``runs:/<run_id>/<path>``. Anything else is returned unchanged.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        if model_uri.startswith("runs:/"):
+            run_id, _, path = model_uri.removeprefix("runs:/").partition("/")
+            return f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+        if not model_uri.startswith("models:/"):
+            return model_uri
+        ref = model_uri.removeprefix("models:/").strip("/")
+        if ref.startswith("m-") and "/" not in ref and "@" not in ref:
+            return str(client.get_logged_model(ref).artifact_location)
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            version = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, number = ref.partition("/")
+            if not number.isdigit():
+                raise RegistryError(
+                    f"model URI {model_uri!r} names no version or alias; use models:/{name}@champion "
+                    f"or models:/{name}/<version>"
+                )
+            version = client.get_model_version(name, number)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"could not find model {model_uri!r} in {tracking_uri or 'the default tracking store'}: {exc.message}. "
+            "Check the model name and alias (e.g. models:/<name>@champion) and the tracking URI"
+        ) from exc
+    if version.model_id:
+        return resolve_model_uri(f"models:/{version.model_id}", tracking_uri)
+    return resolve_model_uri(str(version.source), tracking_uri)
 
 
 def download_model(model_uri: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> str:
     """Copy a model (``models:/name@alias``, ``models:/m-<id>``, ``runs:/...`` or a path) to a local folder.
 
-    The tracking/registry URI is passed explicitly, so no global MLflow state is changed.
+    The tracking/registry URI is passed explicitly, so no global MLflow state is read or changed.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     if Path(model_uri).exists():
         return str(model_uri)
+    location = resolve_model_uri(model_uri, tracking_uri)
     target = str(dst) if dst is not None else tempfile.mkdtemp(prefix="sparksweep-model-")
     try:
         return str(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=model_uri, dst_path=target, tracking_uri=tracking_uri, registry_uri=tracking_uri
-            )
+            mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=target, tracking_uri=tracking_uri)
         )
     except MlflowException as exc:
-        raise RegistryError(
-            f"could not load model {model_uri!r} from {tracking_uri or 'the default tracking URI'}: "
-            f"{exc.message}. Check the model name and alias (e.g. models:/<name>@champion) and --tracking-uri"
-        ) from exc
+        raise RegistryError(f"could not download model {model_uri!r} from {location}: {exc.message}") from exc
 
 
 def load_model(model_uri: str, tracking_uri: str | None = None) -> Any:
@@ -80,8 +117,8 @@ def score_pandas(
     _check_columns(list(df.columns), model_features(model), model_uri)
     prediction = model.predict(df)
     out = df.copy() if keep is None else df[keep].copy()
-    values = prediction.to_numpy() if isinstance(prediction, (pd.Series, pd.DataFrame)) else np.asarray(prediction)
-    out[prediction_col] = list(values) if values.dtype == object else values
+    values = np.asarray(prediction)
+    out[prediction_col] = list(values) if values.ndim == 2 else values
     return out
 
 

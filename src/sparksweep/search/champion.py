@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sparksweep.errors import RegistryError
-from sparksweep.scoring.batch import load_model
+from sparksweep.scoring.batch import load_model, resolve_model_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -44,8 +44,7 @@ class ChampionDecision:
 
 def evaluate_model(model: Any, dataset: Dataset, metric: Metric) -> float:
     """Score a pyfunc model on the data set's test split with ``metric``."""
-    prediction = model.predict(dataset.X_test)
-    values = np.asarray(prediction.tolist() if hasattr(prediction, "tolist") else prediction, dtype=np.float64)
+    values = np.asarray(model.predict(dataset.X_test), dtype=np.float64)
     return metric(dataset.y_test, values)
 
 
@@ -117,7 +116,10 @@ def register_champion(
         "sparksweep.gate_reason": reason,
         "sparksweep.registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    version = client.create_model_version(name, source=best.model_uri, run_id=best.run_id, tags=tags, model_id=model_id)
+    # The source is the logged model's own location, resolved in this store (MLflow would resolve a models:/ URI
+    # through its global tracking URI, which may point elsewhere).
+    source = resolve_model_uri(best.model_uri, tracking_uri)
+    version = client.create_model_version(name, source=source, run_id=best.run_id, tags=tags, model_id=model_id)
     alias = CHAMPION if promoted else CHALLENGER
     client.set_registered_model_alias(name, alias, version.version)
     return ChampionDecision(

@@ -174,7 +174,6 @@ def run_sweep(
     champion = None
     if best is not None:
         tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family})
-        tracker.log_summary({f"best_{metric.name}": float(best.value or 0.0)})
     try:
         if spec.registration is not None and best is not None:
             champion = register_champion(
@@ -264,6 +263,7 @@ def _loop(
                     task=dataset.task,
                     metric=metric.name,
                     features=dataset.features,
+                    classes=dataset.classes,
                     n_jobs=runner.cores_per_trial,
                     seed=base_seed + next_number,
                     data=handle,
@@ -292,9 +292,8 @@ def _loop(
                 complete = result.state is TrialState.COMPLETE and result.value is not None
                 if complete and metric.direction.better(result.value or 0.0, _value(progress.best)):
                     progress.best = result
-                tracker.log_progress(
-                    result, metric.name, None if progress.best is None else progress.best.value, result.number
-                )
+                # Stepped by completion order (trials finish out of order), so the curve is monotone.
+                tracker.log_progress(metric.name, _value(progress.best), step=progress.finished - 1)
                 if on_trial is not None:
                     on_trial(result, progress)
     except BaseException:

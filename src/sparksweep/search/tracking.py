@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import SpecError
 from sparksweep.search.space import FAMILY_PARAM
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.search.trial import TrialState
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -142,7 +142,7 @@ class SweepTracker:
         self.client.set_tag(run_id, "sparksweep.error", error[-4000:])
         self.client.set_terminated(run_id, status=state.mlflow_status)
 
-    def log_progress(self, result: TrialResult, metric_name: str, best: float | None, step: int) -> None:
+    def log_progress(self, metric_name: str, best: float | None, step: int) -> None:
         """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history)."""
         from mlflow.entities import Metric
 

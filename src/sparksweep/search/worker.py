@@ -48,6 +48,7 @@ class TrialTask:
     task: str
     metric: str
     features: list[str]
+    classes: list[Any] | None
     n_jobs: int
     seed: int
     data: DataHandle
@@ -138,7 +139,12 @@ def run_trial(task: TrialTask) -> TrialResult:
                 from sparksweep.models._mlflow import log_fitted_model
 
                 model_uri = log_fitted_model(
-                    task.family, estimator, task=task.task, features=task.features, example=data.X_valid
+                    task.family,
+                    estimator,
+                    task=task.task,
+                    features=task.features,
+                    example=data.X_valid,
+                    classes=task.classes,
                 )
                 mlflow.set_tag("sparksweep.model_uri", model_uri)
         return TrialResult(

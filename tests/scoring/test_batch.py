@@ -1,0 +1,95 @@
+"""Scoring with logged models through spark_udf and pandas, each task type, and column checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification, make_regression
+
+from sparksweep.config import DataSpec
+from sparksweep.data import prepare_dataset
+from sparksweep.errors import DataError, RegistryError
+from sparksweep.models import get_family
+from sparksweep.models._mlflow import log_fitted_model
+from sparksweep.scoring.batch import download_model, score_pandas, score_spark
+from tests.conftest import FluentStore
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture
+def store(fluent_store: FluentStore) -> str:
+    return fluent_store.uri
+
+
+def _fitted(task: str, family_name: str, store: str) -> tuple[str, pd.DataFrame, Any]:
+    if task == "regression":
+        X, y = make_regression(n_samples=300, n_features=4, random_state=1)
+    else:
+        X, y = make_classification(
+            n_samples=300,
+            n_features=4,
+            n_informative=3,
+            n_redundant=0,
+            n_classes=3 if task == "multiclass" else 2,
+            random_state=1,
+        )
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(y=y, user_id=np.arange(300))
+    ds = prepare_dataset(df, DataSpec(path="x.parquet", target="y", drop=["user_id"]), task)
+    family = get_family(family_name)
+    estimator = family.fit(family.build({}, task=task, n_jobs=1, seed=0), ds.training)
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("tests").experiment_id):
+        uri = log_fitted_model(
+            family, estimator, task=task, features=ds.features, example=ds.training.X_valid, classes=ds.classes
+        )
+    return uri, df, estimator
+
+
+def test_binary_spark_udf_gives_the_positive_class_probability(spark: Any, store: str) -> None:
+    uri, df, estimator = _fitted("binary", "sklearn.random_forest", store)
+    expected = estimator.predict_proba(df[["a", "b", "c", "d"]])[:, 1]
+    sdf = spark.createDataFrame(df)
+    out = score_spark(sdf, uri, tracking_uri=store, keep=["user_id"]).toPandas().sort_values("user_id")
+    assert list(out.columns) == ["user_id", "prediction"]
+    np.testing.assert_allclose(out["prediction"].to_numpy(), expected, rtol=1e-6)
+    # The same holds in user code that calls spark_udf with result_type="double" on the model itself.
+    local = download_model(uri, store)
+    udf = mlflow.pyfunc.spark_udf(spark, local, result_type="double", env_manager="local")
+    raw = sdf.select("user_id", udf("a", "b", "c", "d").alias("p")).toPandas().sort_values("user_id")
+    np.testing.assert_allclose(raw["p"].to_numpy(), expected, rtol=1e-6)
+    assert not np.allclose(raw["p"].to_numpy(), 1 - expected), "not P(class 0)"
+    pandas_out = score_pandas(df, uri, tracking_uri=store, keep=["user_id"])
+    np.testing.assert_allclose(pandas_out["prediction"].to_numpy(), expected, rtol=1e-6)
+
+
+def test_multiclass_and_regression_through_spark_and_pandas(spark: Any, store: str) -> None:
+    uri, df, estimator = _fitted("multiclass", "lightgbm", store)
+    proba = estimator.predict_proba(df[["a", "b", "c", "d"]])
+    out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"], result_type="array<double>")
+    got = np.array(out.toPandas().sort_values("user_id")["prediction"].tolist())
+    np.testing.assert_allclose(got, proba, rtol=1e-6)
+    np.testing.assert_allclose(np.array(score_pandas(df, uri, tracking_uri=store)["prediction"].tolist()), proba)
+
+    uri, df, estimator = _fitted("regression", "xgboost", store)
+    expected = estimator.predict(df[["a", "b", "c", "d"]])
+    out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"]).toPandas()
+    np.testing.assert_allclose(out.sort_values("user_id")["prediction"].to_numpy(), expected, rtol=1e-5)
+
+
+def test_missing_columns_fail_before_the_job(spark: Any, store: str) -> None:
+    uri, df, _ = _fitted("binary", "sklearn.logistic_regression", store)
+    with pytest.raises(DataError, match=r"lacks columns \['c'\]"):
+        score_spark(spark.createDataFrame(df.drop(columns=["c"])), uri, tracking_uri=store)
+    with pytest.raises(DataError, match=r"lacks columns \['c'\]"):
+        score_pandas(df.drop(columns=["c"]), uri, tracking_uri=store)
+
+
+def test_unknown_models_are_clear_errors(store: str) -> None:
+    with pytest.raises(RegistryError, match="models:/<name>@champion"):
+        download_model("models:/nope@champion", store)
+    with pytest.raises(RegistryError, match="names no version or alias"):
+        download_model("models:/nope", store)
