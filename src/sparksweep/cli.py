@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,25 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+class _DropMessages(logging.Filter):
+    def __init__(self, *fragments: str) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(f in message for f in self.fragments)
+
+
 def _quiet_libraries() -> None:
-    """The CLI owns the terminal: keep the search libraries' per-trial INFO lines out of it."""
+    """The CLI owns the terminal: keep the libraries' per-trial INFO lines and known, understood warnings out."""
     import optuna
+
+    # pyspark 4.3 warns on every pandas UDF that it does not fully support pandas 3; the paths we use are tested.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    # sparksweep scores with env_manager="local" on purpose (the executors share the driver's environment).
+    logging.getLogger("mlflow.pyfunc").addFilter(_DropMessages('env_manager="local"'))
+    logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -184,6 +201,7 @@ def score(
     model_uri: str, input_path: str, output: str, keep: str | None, tracking_uri: str | None, spark_master: str
 ) -> None:
     """Score a table with a model through mlflow.pyfunc.spark_udf."""
+    _quiet_libraries()
     t0 = time.perf_counter()
     keep_cols = [c.strip() for c in keep.split(",")] if keep else None
     n, path = _score_files(model_uri, input_path, output, tracking_uri, keep_cols, spark_master)

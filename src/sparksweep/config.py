@@ -99,7 +99,11 @@ class TrackingSpec(_Strict):
     """Where MLflow records the sweep and what each trial logs."""
 
     uri: str = Field(default=DEFAULT_TRACKING_URI, description="MLflow tracking URI.")
-    autolog: bool = Field(default=True, description="Autolog params and training metrics inside each trial.")
+    autolog: bool = Field(
+        default=True,
+        description="MLflow autologging inside each trial (params, training metrics). Off: sparksweep still logs "
+        "every estimator setting in one batch, which is far cheaper for scikit-learn families.",
+    )
     log_models: bool = Field(default=True, description="Log each trial's fitted model.")
 
 

@@ -214,7 +214,7 @@ def test_local_executor_runs_without_spark(tracking_uri: str) -> None:
             "data": {"path": "unused.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
             "models": ["lightgbm"],
             "search": {"n_trials": 2, "parallelism": 2, "seed": 1, "executor": "local"},
-            "tracking": {"uri": tracking_uri},
+            "tracking": {"uri": tracking_uri, "autolog": False},
             "register": {"name": "local-model"},
         }
     )
@@ -222,4 +222,9 @@ def test_local_executor_runs_without_spark(tracking_uri: str) -> None:
     assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 2
     assert result.champion is not None
     assert result.champion.promoted
-    assert str(MlflowClient(tracking_uri).get_model_version_by_alias("local-model", "champion").version) == "1"
+    client = MlflowClient(tracking_uri)
+    assert str(client.get_model_version_by_alias("local-model", "champion").version) == "1"
+    # Without autologging the estimator's other settings are still recorded, defaults included.
+    params = client.get_run(result.trials[0].run_id).data.params
+    assert params["boosting_type"] == "gbdt"
+    assert params["n_estimators"] == "1000"

@@ -98,6 +98,19 @@ def _quiet_worker() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
+def _log_estimator_params(client: Any, task: TrialTask, estimator: Any) -> None:
+    """Without autologging, still record every scalar setting of the estimator (defaults included), in one batch."""
+    from mlflow.entities import Param
+
+    get_params = getattr(estimator, "get_params", None)
+    if get_params is None:
+        return
+    scalars = (bool, int, float, str)
+    extra = {k: v for k, v in get_params(deep=True).items() if isinstance(v, scalars) and k not in task.params}
+    if extra:
+        client.log_batch(task.run_id, params=[Param(k, str(v)[:6000]) for k, v in extra.items()])
+
+
 def run_trial(task: TrialTask) -> TrialResult:
     """Fit, evaluate and record one trial; a trial that raises is recorded as FAILED with its traceback.
 
@@ -134,6 +147,8 @@ def run_trial(task: TrialTask) -> TrialResult:
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
             metrics = {metric.name: value, "fit_time": fit_time}
             mlflow.log_metrics(metrics)
+            if not task.autolog:
+                _log_estimator_params(client, task, estimator)
             model_uri = None
             if task.log_model:
                 from sparksweep.models._mlflow import log_fitted_model
