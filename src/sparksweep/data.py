@@ -1,35 +1,68 @@
 """Loading, validating and splitting the data a sweep trains on, and its fingerprint.
 
+A table arrives as a parquet or csv file, a Spark table name, a Spark DataFrame or a pandas DataFrame
+(:func:`load_table`). :func:`prepare_dataset` checks it before any trial runs (every problem is a :class:`DataError`
+naming the column and the fix), encodes the target, fixes the categories of categorical columns, and splits it.
+
+Two representations of the features travel through a sweep:
+
+* the *raw* table, as a user scores it: numbers, and text (``None`` when missing) in categorical columns;
+* the *encoded* table the families train on: categorical columns as pandas ``category`` columns with the categories
+  fixed from the whole table (:func:`encode_categories`), so every split and every scoring call codes them alike.
+
 Example:
     >>> import pandas as pd
     >>> from sparksweep.config import DataSpec
-    >>> df = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
-    >>> ds = prepare_dataset(df, DataSpec(path="unused.parquet", target="y"))
-    >>> ds.task, len(ds.X_test)
-    ('binary', 20)
+    >>> df = pd.DataFrame({"x": range(100), "city": ["a", "b"] * 50, "y": [0, 1] * 50})
+    >>> ds = prepare_dataset(df, DataSpec(target="y", categorical=["city"]))
+    >>> ds.task, len(ds.X_test), ds.categories
+    ('binary', 20, {'city': ['a', 'b']})
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sparksweep.config import DataSpec
-from sparksweep.errors import DataError
+from sparksweep.errors import DataError, DataWarning
 
-__all__ = ["Dataset", "TrainingData", "fingerprint", "infer_task", "prepare_dataset", "read_table"]
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+__all__ = [
+    "MAX_CATEGORIES",
+    "Dataset",
+    "TrainingData",
+    "decode_categories",
+    "encode_categories",
+    "fingerprint",
+    "infer_task",
+    "load_table",
+    "prepare_dataset",
+    "read_table",
+]
 
 _MAX_CLASSES = 50
+MAX_CATEGORIES = 250
+"""Categories kept per categorical column (the most frequent); rarer values are treated as missing. LightGBM,
+XGBoost and HistGradientBoosting bin categories, and HistGradientBoosting accepts at most 255 of them."""
+_LEAK_SAMPLE = 50_000
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    """What a trial needs: the training and validation splits (features and encoded target)."""
+    """What a trial needs: the encoded training and validation splits, the encoded target and the sample weights.
+
+    ``fingerprint`` identifies this exact preparation (content, split settings, weights): workers cache the data
+    under it, so two sweeps over different splits of one table never share a cached copy.
+    """
 
     X_train: pd.DataFrame
     y_train: np.ndarray
@@ -37,11 +70,24 @@ class TrainingData:
     y_valid: np.ndarray
     task: str
     fingerprint: str
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    """Categorical columns and their categories, in code order; the other features are numeric."""
+    w_train: np.ndarray | None = None
+    """Sample weights of the training rows (``data.weight_column`` times ``data.class_weight``), or None."""
+
+    @property
+    def categorical(self) -> list[str]:
+        return list(self.categories)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.X_train.columns if c not in self.categories]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A validated data set: the trial splits, the held-out test split, the task and the class labels."""
+    """A validated data set: the trial splits, the held-out test split (raw, as a user scores it), the task and the
+    class labels."""
 
     training: TrainingData
     X_test: pd.DataFrame
@@ -52,6 +98,10 @@ class Dataset:
     features: list[str]
     fingerprint: str
     n_rows: int
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+
+# ---- loading --------------------------------------------------------------------------------------------------------
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -64,6 +114,66 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if file.suffix.lower() == ".csv":
         return pd.read_csv(file)
     return pd.read_parquet(file)
+
+
+def _is_spark_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("pyspark.") and hasattr(data, "toPandas")
+
+
+def spark_to_pandas(df: SparkDataFrame) -> pd.DataFrame:
+    """Collect a Spark DataFrame to pandas through Arrow; decimals become doubles (pandas would hold objects)."""
+    from pyspark.sql import functions as sf
+    from pyspark.sql.types import DecimalType
+
+    columns = [
+        sf.col(f"`{f.name}`").cast("double").alias(f.name)
+        if isinstance(f.dataType, DecimalType)
+        else sf.col(f"`{f.name}`")
+        for f in df.schema.fields
+    ]
+    return df.select(*columns).toPandas()
+
+
+def load_table(spec: DataSpec, data: pd.DataFrame | SparkDataFrame | None = None, spark: Any = None) -> pd.DataFrame:
+    """The sweep's table as pandas, from ``data`` when given, else from ``spec.table`` or ``spec.path``.
+
+    Args:
+        spec: The sweep's data settings.
+        data: A pandas or Spark DataFrame given in Python (it wins over the spec's path and table).
+        spark: The session that reads ``spec.table`` (default: the active one, or a new local one).
+
+    Example:
+        >>> load_table(DataSpec(target="y"), data=pd.DataFrame({"y": [0, 1]})).shape
+        (2, 1)
+    """
+    if data is not None:
+        if isinstance(data, pd.DataFrame):
+            return data
+        if _is_spark_frame(data):
+            return spark_to_pandas(data)
+        raise DataError(
+            f"data= must be a pandas or Spark DataFrame, got {type(data).__name__}; "
+            "or leave it out and set data.path or data.table in the sweep file"
+        )
+    if spec.table is not None:
+        from sparksweep.search.executors import get_spark
+
+        session = spark if spark is not None else get_spark()
+        if not session.catalog.tableExists(spec.table):
+            raise DataError(
+                f"Spark table {spec.table!r} does not exist in the session's catalog; check data.table "
+                "(qualify it as database.table when it is not in the current database)"
+            )
+        return spark_to_pandas(session.table(spec.table))
+    if spec.path is not None:
+        return read_table(spec.path)
+    raise DataError(
+        "no data given: set data.path (a parquet or csv file) or data.table (a Spark table name), "
+        "or pass data= to run_sweep"
+    )
+
+
+# ---- fingerprints and tasks -----------------------------------------------------------------------------------------
 
 
 def fingerprint(df: pd.DataFrame) -> str:
@@ -87,91 +197,320 @@ def infer_task(y: pd.Series) -> str:
     return "multiclass"
 
 
-def _check_columns(df: pd.DataFrame, spec: DataSpec) -> list[str]:
+# ---- categorical columns --------------------------------------------------------------------------------------------
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text values with ``None`` where missing: how a categorical column looks in a raw table (and to MLflow)."""
+    text = values.astype("string")
+    return text.astype(object).where(text.notna(), None)
+
+
+def encode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Categorical columns as pandas ``category`` columns with exactly ``categories`` (values outside are missing).
+
+    The logged pyfunc model applies the same rule (models/pyfunc_model.py), so scoring takes the raw table.
+    """
+    if not categories:
+        return X
+    out = X.copy()
+    for column, cats in categories.items():
+        text = X[column].astype("string")
+        out[column] = pd.Categorical(text.where(text.isin(cats)), categories=cats)
+    return out
+
+
+def decode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """The inverse of :func:`encode_categories`: categorical columns back to text with ``None`` where missing."""
+    if not categories:
+        return X
+    out = X.copy()
+    for column in categories:
+        out[column] = _as_text(X[column])
+    return out
+
+
+def _categories_of(text: pd.Series) -> list[str]:
+    counts = text.value_counts(dropna=True)
+    if len(counts) > MAX_CATEGORIES:
+        warnings.warn(
+            f"categorical column {text.name!r} has {len(counts):,} distinct values; the {MAX_CATEGORIES} most "
+            "frequent are kept as categories and the rest are treated as missing. If it is an identifier, add it "
+            "to data.drop",
+            DataWarning,
+            stacklevel=3,
+        )
+        counts = counts.iloc[:MAX_CATEGORIES]
+    return sorted(str(v) for v in counts.index)
+
+
+# ---- checks ---------------------------------------------------------------------------------------------------------
+
+
+def _not_in(df: pd.DataFrame, names: list[str], key: str) -> None:
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"data.{key} names columns that are not in the data: {missing}; its columns are {list(df.columns)}. "
+            f"Remove them from data.{key} or fix their spelling"
+        )
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+
+
+def _column_kinds(df: pd.DataFrame, spec: DataSpec) -> tuple[list[str], list[str]]:
+    """The feature columns and which of them are categorical; undeclared text or dates are errors."""
     if len(df) == 0:
-        raise DataError(f"the data at {spec.path!r} has no rows; point data.path at a non-empty table")
+        raise DataError(f"the data from {spec.source} has no rows; point the sweep at a non-empty table")
     if spec.target not in df.columns:
         raise DataError(
             f"target column {spec.target!r} is not in the data; its columns are {list(df.columns)}. "
             "Fix data.target in the sweep file"
         )
-    missing = [c for c in spec.drop if c not in df.columns]
-    if missing:
-        raise DataError(f"data.drop names columns that are not in the data: {missing}; remove them from data.drop")
-    features = [c for c in df.columns if c != spec.target and c not in spec.drop]
+    _not_in(df, spec.drop, "drop")
+    _not_in(df, spec.categorical, "categorical")
+    if spec.weight_column is not None:
+        _not_in(df, [spec.weight_column], "weight_column")
+    skip = {spec.target, spec.weight_column, *spec.drop}
+    features = [c for c in df.columns if c not in skip]
     if not features:
-        raise DataError("no feature columns are left after removing the target and data.drop")
-    bad = [c for c in features if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
-    if bad:
+        raise DataError("no feature columns are left after removing the target, data.drop and data.weight_column")
+    categorical = []
+    for column in features:
+        values = df[column]
+        if column in spec.categorical or isinstance(values.dtype, pd.CategoricalDtype):
+            categorical.append(column)
+        elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+            raise DataError(
+                f"column {column!r} holds dates ({values.dtype}), which models cannot use as they are; add it to "
+                "data.drop, or derive numeric features from it (days since, day of week) before the sweep"
+            )
+        elif not _is_numeric(values):
+            raise DataError(
+                f"column {column!r} is not numeric (dtype {values.dtype}, e.g. {values.dropna().iloc[:1].tolist()}) "
+                "and is not declared: list it in data.categorical to use it as a categorical feature, "
+                "or add it to data.drop"
+            )
+    return features, categorical
+
+
+def _check_target(y: pd.Series) -> None:
+    if y.isna().any():
+        n = int(y.isna().sum())
         raise DataError(
-            f"columns {bad} are not numeric; add them to data.drop, or encode them as numbers before the sweep"
+            f"target column {y.name!r} has {n} missing values; drop those rows or fill them before the sweep"
         )
-    if df[spec.target].isna().any():
-        n = int(df[spec.target].isna().sum())
-        raise DataError(f"target column {spec.target!r} has {n} missing values; drop those rows or fill them")
-    if df[spec.target].nunique() < 2:
-        value = df[spec.target].iloc[0]
+    if y.nunique() < 2:
+        value = y.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value
         raise DataError(
-            f"target column {spec.target!r} has a single class ({value!r}) in all {len(df)} rows: "
-            "there is nothing to learn; check the target column and any filter applied to the table"
+            f"target column {y.name!r} has a single class ({value!r}) in all {len(y)} rows: there is nothing "
+            "to learn; check the target column and any filter applied to the table"
         )
-    return features
 
 
 def _encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, list[Any] | None]:
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-            raise DataError(f"target {y.name!r} is not numeric ({y.dtype}), so it cannot be a regression target")
+            raise DataError(
+                f"target {y.name!r} is not numeric ({y.dtype}), so it cannot be a regression target; "
+                "set task: binary or multiclass"
+            )
         return y.to_numpy(dtype=np.float64), None
+    if pd.api.types.is_float_dtype(y) and not bool(np.all(np.mod(y, 1) == 0)):
+        example = y[np.mod(y, 1) != 0].iloc[0]
+        raise DataError(
+            f"target {y.name!r} holds continuous values (e.g. {example}) but the task is {task}; "
+            "set task: regression, or bin the target into classes before the sweep"
+        )
     classes = sorted(y.unique().tolist())
-    if len(classes) < 2:
-        raise DataError(f"target {y.name!r} has a single class {classes}; a classifier needs at least two")
     if task == "binary" and len(classes) != 2:
         raise DataError(
             f"task is binary but target {y.name!r} has {len(classes)} classes; set task: multiclass or regression"
+        )
+    if len(classes) > _MAX_CLASSES:
+        raise DataError(
+            f"target {y.name!r} has {len(classes)} distinct values, more than the {_MAX_CLASSES} classes a {task} "
+            "task allows; if it is a quantity, set task: regression"
         )
     codes = pd.Categorical(y, categories=classes).codes.astype(np.int64)
     return codes, classes
 
 
+def _normalize_numeric(values: pd.Series) -> pd.Series:
+    """Nullable extension dtypes (Int64, Float64, boolean) as numpy float64, which every library takes."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype("float64")
+    return values
+
+
+def _weights(df: pd.DataFrame, spec: DataSpec) -> np.ndarray | None:
+    if spec.weight_column is None:
+        return None
+    w = df[spec.weight_column]
+    name = spec.weight_column
+    if not _is_numeric(w) or pd.api.types.is_bool_dtype(w):
+        raise DataError(f"weight column {name!r} is not numeric ({w.dtype}); give a column of non-negative numbers")
+    values = w.to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        raise DataError(
+            f"weight column {name!r} has {int(np.isnan(values).sum())} missing values; fill them (e.g. with 1.0)"
+        )
+    if (values < 0).any() or values.sum() <= 0:
+        raise DataError(f"weight column {name!r} has negative values or sums to zero; weights must be >= 0")
+    return values
+
+
+def _class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """'balanced' weights, n / (n_classes * count of the row's class), as scikit-learn computes them."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    per_class = len(y) / (n_classes * np.maximum(counts, 1.0))
+    return np.asarray(per_class[y], dtype=np.float64)
+
+
+# ---- leak warnings --------------------------------------------------------------------------------------------------
+
+
+def _separation(x: np.ndarray, y: np.ndarray, task: str) -> float:
+    """How well one column ranks the target on its own: 0 (no signal) to 1 (perfect)."""
+    from scipy.stats import rankdata, spearmanr
+
+    if task == "regression":
+        rho = spearmanr(x, y).statistic
+        return 0.0 if not np.isfinite(rho) else float(abs(rho))
+    ranks = rankdata(x)
+    best = 0.0
+    for cls in np.unique(y):
+        positive = y == cls
+        n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+        if n_pos == 0 or n_neg == 0:
+            continue
+        auc = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        best = max(best, abs(2 * auc - 1))
+    return float(best)
+
+
+def _warn_on_leaks(X: pd.DataFrame, y: np.ndarray, task: str, categorical: list[str]) -> None:
+    """Warn about identifier-like columns that predict the target, and columns that predict it almost perfectly."""
+    n = len(X)
+    rows = np.random.default_rng(0).choice(n, size=min(n, _LEAK_SAMPLE), replace=False) if n > _LEAK_SAMPLE else None
+    sample = X if rows is None else X.iloc[rows]
+    target = y if rows is None else y[rows]
+    for column in sample.columns:
+        values = sample[column]
+        distinct = values.nunique(dropna=True)
+        id_like = distinct >= 0.95 * len(values) and (column in categorical or pd.api.types.is_integer_dtype(values))
+        if column in categorical:
+            if not id_like:
+                continue
+            codes = pd.factorize(values, sort=True)[0].astype(np.float64)
+        else:
+            codes = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        known = ~np.isnan(codes)
+        if known.sum() < 20:
+            continue
+        score = _separation(codes[known], target[known], task)
+        measure = "|Spearman rho|" if task == "regression" else "|2*AUC-1|"
+        if id_like and score > 0.2:
+            warnings.warn(
+                f"column {column!r} looks like an identifier ({distinct:,} distinct values in {len(values):,} rows) "
+                f"yet it predicts the target on its own ({measure} = {score:.2f}): ids that follow the label leak how "
+                "the table was built. Add it to data.drop",
+                DataWarning,
+                stacklevel=3,
+            )
+        elif score > 0.99:
+            warnings.warn(
+                f"column {column!r} predicts the target almost perfectly on its own ({measure} = {score:.3f}); if it "
+                "is derived from the label (or recorded after it), add it to data.drop",
+                DataWarning,
+                stacklevel=3,
+            )
+
+
+# ---- preparation ----------------------------------------------------------------------------------------------------
+
+
+def _split(y: np.ndarray, spec: DataSpec, stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    rest, test = train_test_split(
+        rows, test_size=spec.test_size, random_state=spec.split_seed, stratify=y if stratify else None
+    )
+    train, valid = train_test_split(
+        rest, test_size=spec.valid_size, random_state=spec.split_seed, stratify=y[rest] if stratify else None
+    )
+    return train, valid, test
+
+
+def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[str, list[str]]) -> str:
+    settings = (
+        content,
+        task,
+        spec.test_size,
+        spec.valid_size,
+        spec.split_seed,
+        spec.weight_column,
+        spec.class_weight,
+        sorted(categories),
+    )
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+
+
 def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -> Dataset:
     """Validate ``df`` against ``spec``, infer the task when ``task`` is None, and split train / valid / test.
 
-    The split is stratified for classification and depends only on ``spec.split_seed``, so every sweep over the same
-    data holds out the same test rows (the champion gate compares models on them).
+    Every check runs here, before any trial: a problem is a :class:`DataError` naming the column and the fix, and
+    suspected leaks are :class:`DataWarning`. The split is stratified for classification and depends only on
+    ``spec.split_seed``, so every sweep over the same data holds out the same test rows (the champion gate compares
+    models on them).
     """
-    from sklearn.model_selection import train_test_split
-
-    features = _check_columns(df, spec)
+    features, categorical = _column_kinds(df, spec)
     y_raw = df[spec.target]
+    _check_target(y_raw)
     task = task or infer_task(y_raw)
     y, classes = _encode_target(y_raw, task)
-    X = df[features]
-    stratify = y if classes is not None else None
-    X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=spec.test_size, random_state=spec.split_seed, stratify=stratify
-    )
-    stratify_rest = y_rest if classes is not None else None
-    X_train, X_valid, y_train, y_valid = train_test_split(
-        X_rest, y_rest, test_size=spec.valid_size, random_state=spec.split_seed, stratify=stratify_rest
-    )
-    fp = fingerprint(df[[*features, spec.target]])
+    if spec.class_weight is not None and classes is None:
+        raise DataError("data.class_weight applies to classification, but the task is regression; remove it")
+    weights = _weights(df, spec)
+
+    raw = pd.DataFrame(
+        {c: _as_text(df[c]) if c in categorical else _normalize_numeric(df[c]) for c in features}, index=df.index
+    ).reset_index(drop=True)
+    categories = {c: _categories_of(raw[c].rename(c)) for c in categorical}
+    _warn_on_leaks(raw, y, task, categorical)
+    encoded = encode_categories(raw, categories)
+
+    train, valid, test = _split(y, spec, stratify=classes is not None)
+    w_train = None if weights is None else weights[train]
+    if spec.class_weight == "balanced" and classes is not None:
+        balanced = _class_weights(y[train], len(classes))
+        w_train = balanced if w_train is None else w_train * balanced
+
+    kept = [*features, spec.target] + ([spec.weight_column] if spec.weight_column else [])
+    content = fingerprint(df[kept])
     training = TrainingData(
-        X_train=X_train.reset_index(drop=True),
-        y_train=y_train,
-        X_valid=X_valid.reset_index(drop=True),
-        y_valid=y_valid,
+        X_train=encoded.iloc[train].reset_index(drop=True),
+        y_train=y[train],
+        X_valid=encoded.iloc[valid].reset_index(drop=True),
+        y_valid=y[valid],
         task=task,
-        fingerprint=fp,
+        fingerprint=_preparation_key(content, spec, task, categories),
+        categories=categories,
+        w_train=w_train,
     )
     return Dataset(
         training=training,
-        X_test=X_test.reset_index(drop=True),
-        y_test=y_test,
+        X_test=raw.iloc[test].reset_index(drop=True),
+        y_test=y[test],
         target=spec.target,
         task=task,
         classes=classes,
         features=features,
-        fingerprint=fp,
+        fingerprint=content,
         n_rows=len(df),
+        categories=categories,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataError",
+    "DataWarning",
     "DependencyError",
     "RegistryError",
     "SparkSweepError",
@@ -30,6 +31,10 @@ class SpecError(SparkSweepError, ValueError):
 
 class DataError(SparkSweepError, ValueError):
     """The data set cannot be used for the sweep (a missing column, an empty table, an unusable target)."""
+
+
+class DataWarning(UserWarning):
+    """The data can be used, but something in it is likely a mistake (an identifier that leaks the label)."""
 
 
 class DependencyError(SparkSweepError, ImportError):

@@ -47,12 +47,19 @@ def log_fitted_model(
     features: list[str],
     example: pd.DataFrame,
     classes: list[Any] | None = None,
+    categories: dict[str, list[str]] | None = None,
     input_example: bool = True,
 ) -> str:
-    """Log ``estimator`` into the active run as a pyfunc model and return its ``models:/`` URI."""
+    """Log ``estimator`` into the active run as a pyfunc model and return its ``models:/`` URI.
+
+    ``example`` holds encoded rows (categorical columns as pandas categories with ``categories``); the signature
+    and input example are the raw table a user scores, with text in those columns.
+    """
     import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
+
+    from sparksweep.data import decode_categories
 
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
         saved = family.save(estimator, Path(tmp))
@@ -66,11 +73,13 @@ def log_fitted_model(
                     "estimator_class": saved.estimator_class,
                     "family": family.name,
                     "classes": None if classes is None else [str(c) for c in classes],
+                    "categories": categories or {},
                 }
             )
         )
-        head = example[features].head(5)
-        prediction = family.predict(estimator, head, task)
+        encoded = example[features].head(5)
+        prediction = family.predict(estimator, encoded, task)
+        head = decode_categories(encoded, categories or {})
         output: Any = prediction
         if prediction.ndim == 2:
             names = [str(c) for c in classes] if classes else [str(i) for i in range(prediction.shape[1])]

@@ -23,8 +23,11 @@ class LightGBMFamily(BaseModelFamily):
     name: ClassVar[str] = "lightgbm"
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "lightgbm"
+    native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:
+        # LightGBM "Parameters Tuning" (num_leaves, min_data_in_leaf, bagging/feature fraction, lambda_l2) with the
+        # ranges of FLAML's LightGBM space; n_estimators is left to early stopping.
         return {
             "learning_rate": Float(0.01, 0.3, log=True),
             "num_leaves": Int(8, 256, log=True),
@@ -41,9 +44,11 @@ class LightGBMFamily(BaseModelFamily):
 
     def fit(self, estimator: Any, data: TrainingData) -> Any:
         lgb = require("lightgbm", "the lightgbm model family")
+        # Columns of pandas "category" dtype are LightGBM categorical features (categorical_feature="auto").
         estimator.fit(
             data.X_train,
             data.y_train,
+            sample_weight=data.w_train,
             eval_X=(data.X_valid,),
             eval_y=(data.y_valid,),
             callbacks=[lgb.early_stopping(30, verbose=False)],

@@ -9,6 +9,11 @@ model. ``predict`` returns:
 * multiclass: a DataFrame with one probability column per class, named after the class (so
   ``spark_udf(..., result_type="array<double>")`` gives the probabilities in class order);
 * regression: the prediction, one float per row.
+
+The model takes the raw table: categorical columns hold text. Their categories, fixed when the sweep prepared the
+data, are in ``meta.json``; each is turned into a pandas ``category`` column with exactly those categories (a value
+outside them counts as missing), as sparksweep.data.encode_categories does for training. The rest of the
+preprocessing (imputation, scaling, one-hot or ordinal codes) is part of the saved scikit-learn pipeline.
 """
 
 from __future__ import annotations
@@ -22,16 +27,30 @@ import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
 _TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "lightgbm.")
+# HistGradientBoosting's categorical preprocessor holds functools.partial(sklearn.utils.validation.check_array, ...);
+# the wrapped function is listed (and checked) on its own, so the partial adds no reach beyond the trusted modules.
+_TRUSTED_TYPES = ("functools.partial",)
 
 
 def _load_skops(path: str) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    refused = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
+    refused = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES) and t not in _TRUSTED_TYPES]
     if refused:
         raise ValueError(f"refusing to load {path}: it holds types outside the trusted libraries: {refused}")
     return sio.load(path, trusted=untrusted)
+
+
+def _encode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Text columns as categories, as in training (sparksweep.data.encode_categories: this file cannot import it)."""
+    if not categories:
+        return X
+    out = X.copy()
+    for column, cats in categories.items():
+        text = X[column].astype("string")
+        out[column] = pd.Categorical(text.where(text.isin(cats)), categories=cats)
+    return out
 
 
 class SparkSweepModel(PythonModel):
@@ -44,6 +63,7 @@ class SparkSweepModel(PythonModel):
         self.features: list[str] = meta["features"]
         self.format: str = meta["format"]
         self.classes: list[str] = [str(c) for c in meta.get("classes") or []]
+        self.categories: dict[str, list[str]] = dict(meta.get("categories") or {})
         path = context.artifacts["model"]
         if self.format == "skops":
             self.model = _load_skops(path)
@@ -69,7 +89,7 @@ class SparkSweepModel(PythonModel):
         missing = [c for c in self.features if c not in model_input.columns]
         if missing:
             raise ValueError(f"the input lacks the model's feature columns {missing}")
-        X = model_input[self.features]
+        X = _encode_categories(model_input[self.features], self.categories)
         if self.task == "regression":
             return pd.Series(np.asarray(self.model.predict(X), dtype=np.float64), name="prediction")
         proba = self._proba(X)

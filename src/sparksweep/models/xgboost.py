@@ -23,8 +23,11 @@ class XGBoostFamily(BaseModelFamily):
     name: ClassVar[str] = "xgboost"
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "xgboost"
+    native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:
+        # Probst et al. "Tunability" (JMLR 2019) Table 1 xgboost ranges (eta, max_depth, subsample, colsample_bytree,
+        # lambda), narrowed as in FLAML's XGBoost space; n_estimators is left to early stopping.
         return {
             "learning_rate": Float(0.01, 0.3, log=True),
             "max_depth": Int(2, 10),
@@ -41,13 +44,20 @@ class XGBoostFamily(BaseModelFamily):
             n_estimators=1000,
             early_stopping_rounds=30,
             tree_method="hist",
+            enable_categorical=True,  # pandas "category" columns are split on natively
             n_jobs=n_jobs,
             random_state=seed,
             **params,
         )
 
     def fit(self, estimator: Any, data: TrainingData) -> Any:
-        estimator.fit(data.X_train, data.y_train, eval_set=[(data.X_valid, data.y_valid)], verbose=False)
+        estimator.fit(
+            data.X_train,
+            data.y_train,
+            sample_weight=data.w_train,
+            eval_set=[(data.X_valid, data.y_valid)],
+            verbose=False,
+        )
         return estimator
 
     def save(self, estimator: Any, directory: Path) -> SavedModel:

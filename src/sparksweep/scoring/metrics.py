@@ -154,12 +154,49 @@ DEFAULT_METRIC: dict[str, str] = {"binary": "auc_roc", "multiclass": "log_loss",
 """The metric a sweep optimizes when the spec names none."""
 
 
+def _import_metric(path: str) -> Metric:
+    """The :class:`Metric` at ``"package.module:attribute"``."""
+    import importlib
+
+    module_name, _, attribute = path.partition(":")
+    hint = (
+        "define it as Metric(name='my_metric', direction=Direction.MAXIMIZE, tasks=frozenset({'binary'}), "
+        "fn=my_function) in an importable module (installed where the trials run too) and give its path as "
+        "'package.module:attribute'"
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"metric {path!r}: module {module_name!r} cannot be imported ({exc}); {hint}") from exc
+    obj = getattr(module, attribute, None)
+    if obj is None:
+        raise SpecError(f"metric {path!r}: module {module_name!r} has no attribute {attribute!r}; {hint}")
+    if not isinstance(obj, Metric):
+        raise SpecError(
+            f"metric {path!r} is a {type(obj).__name__}, not a sparksweep Metric (its direction and tasks must be "
+            f"declared); {hint}"
+        )
+    return obj
+
+
 def get_metric(name: str) -> Metric:
-    """Look up a metric by name, raising :class:`SpecError` with the known names when it is unknown."""
+    """Look up a metric by name, or import a custom one by path (``"my_package.metrics:brier"``).
+
+    Raises :class:`SpecError` with the known names when the name is unknown.
+
+    Example:
+        >>> get_metric("my_package.metrics:brier").direction  # doctest: +SKIP
+        <Direction.MINIMIZE: 'minimize'>
+    """
+    if ":" in name:
+        return _import_metric(name)
     try:
         return METRICS[name]
     except KeyError:
-        raise SpecError(f"unknown metric {name!r}; choose one of {sorted(METRICS)}") from None
+        raise SpecError(
+            f"unknown metric {name!r}; choose one of {sorted(METRICS)}, or give the import path of your own "
+            "Metric as 'package.module:attribute'"
+        ) from None
 
 
 def register_metric(metric: Metric) -> None:

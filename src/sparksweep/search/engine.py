@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sparksweep.data import Dataset, prepare_dataset, read_table
+from sparksweep.data import Dataset, load_table, prepare_dataset
 from sparksweep.errors import SpecError
 from sparksweep.models import get_family
 from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
@@ -28,6 +28,7 @@ from sparksweep.search.worker import TrialTask
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pyspark.sql import DataFrame as SparkDataFrame
 
     from sparksweep.config import SweepSpec
 
@@ -111,7 +112,7 @@ def _make_executor(spec: SweepSpec, spark: Any) -> BaseExecutor:
 def run_sweep(
     spec: SweepSpec,
     *,
-    data: pd.DataFrame | None = None,
+    data: pd.DataFrame | SparkDataFrame | None = None,
     spark: Any = None,
     executor: BaseExecutor | None = None,
     on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
@@ -120,7 +121,7 @@ def run_sweep(
 
     Args:
         spec: The validated sweep spec.
-        data: A pandas DataFrame to use instead of reading ``spec.data.path``.
+        data: A pandas or Spark DataFrame to use instead of reading ``spec.data.path`` or ``spec.data.table``.
         spark: A SparkSession to run trials on (default: the active one, or a new one on ``spec.spark.master``).
         executor: An executor to use instead of the one ``spec.search.executor`` names (it is not shut down).
         on_trial: Called in the driver after each trial with its result and the sweep's progress.
@@ -132,10 +133,14 @@ def run_sweep(
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
     # The store is created in the driver before Spark starts and before any worker writes to it.
     tracker = SweepTracker(tracking_uri, spec.experiment)
-    frame = data if data is not None else read_table(spec.data.path)
+    if data is None and spec.data.table is not None and spark is None and spec.search.executor == "spark":
+        spark = get_spark(spec.spark.master, spec.spark.conf)  # the session that reads the table runs the trials
+    frame = load_table(spec.data, data, spark)
     dataset = prepare_dataset(frame, spec.data, spec.task)
     metric = _resolve_metric(spec, dataset.task)
     space = _build_space(spec.models, dataset.task)
+    for name in spec.models:  # data a family cannot fit is refused before any trial runs
+        get_family(name).check_data(dataset.training)
     searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
     own_executor = executor is None
     runner = executor if executor is not None else _make_executor(spec, spark)
@@ -151,7 +156,7 @@ def run_sweep(
             "models": ",".join(spec.models),
             "executor": runner.name,
             "seed": spec.search.seed,
-            "data_path": spec.data.path,
+            "data_path": spec.data.source,
             "data_fingerprint": dataset.fingerprint,
             "n_rows": dataset.n_rows,
             "n_features": len(dataset.features),
@@ -261,7 +266,7 @@ def _loop(
                     family=get_family(proposal.family),
                     params=proposal.params,
                     task=dataset.task,
-                    metric=metric.name,
+                    metric=spec.metric or metric.name,  # an import path is resolved again in the worker
                     features=dataset.features,
                     classes=dataset.classes,
                     n_jobs=runner.cores_per_trial,

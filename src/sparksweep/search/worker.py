@@ -61,6 +61,7 @@ _AUTOLOG_STATE: dict[str, bool] = {}
 
 
 def _training_data(handle: DataHandle) -> TrainingData:
+    """The handle's data, loaded once per process: later trials of the sweep in this process reuse it."""
     data = _DATA_CACHE.get(handle.fingerprint)
     if data is None:
         data = handle.load()
@@ -128,7 +129,9 @@ def run_trial(task: TrialTask) -> TrialResult:
     client = MlflowClient(task.tracking_uri)
     fit_time = 0.0
     try:
+        t_data = time.perf_counter()
         data = _training_data(task.data)
+        data_time = time.perf_counter() - t_data
         metric = get_metric(task.metric)
         estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
         with (
@@ -140,12 +143,12 @@ def run_trial(task: TrialTask) -> TrialResult:
             warnings.filterwarnings("ignore", message="`y_pred` was renamed", category=FutureWarning)
             _configure_autolog(task.family.library, task.autolog)
             t0 = time.perf_counter()
-            task.family.fit(estimator, data)
+            estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
             fit_time = time.perf_counter() - t0
             value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
             if not math.isfinite(value):
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
-            metrics = {metric.name: value, "fit_time": fit_time}
+            metrics = {metric.name: value, "fit_time": fit_time, "data_load_time": data_time}
             mlflow.log_metrics(metrics)
             if not task.autolog:
                 _log_estimator_params(client, task, estimator)
@@ -160,6 +163,7 @@ def run_trial(task: TrialTask) -> TrialResult:
                     features=task.features,
                     example=data.X_valid,
                     classes=task.classes,
+                    categories=data.categories,
                 )
                 mlflow.set_tag("sparksweep.model_uri", model_uri)
         return TrialResult(
