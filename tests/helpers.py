@@ -8,6 +8,7 @@ import numpy as np
 
 from sparksweep.data import TrainingData
 from sparksweep.models import BaseModelFamily
+from sparksweep.scoring.metrics import Direction, Metric
 from sparksweep.search.space import Distribution, Float
 
 
@@ -52,3 +53,11 @@ class FlakyFamily(BaseModelFamily):
 
     def predict(self, estimator: Any, X: Any, task: str) -> np.ndarray:
         return np.asarray(estimator.predict_proba(X)[:, 1], dtype=np.float64)
+
+
+def _brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+brier = Metric("brier", Direction.MINIMIZE, frozenset({"binary"}), _brier)
+"""A custom metric, named in sweep files by its import path ``tests.helpers:brier``."""

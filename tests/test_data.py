@@ -1,17 +1,28 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sparksweep.config import DataSpec
-from sparksweep.data import fingerprint, infer_task, prepare_dataset, read_table
+from sparksweep.data import (
+    MAX_CATEGORIES,
+    decode_categories,
+    encode_categories,
+    fingerprint,
+    infer_task,
+    load_table,
+    prepare_dataset,
+    read_table,
+)
 from sparksweep.datasets import CHURN_COLUMNS, generate_churn
-from sparksweep.errors import DataError
+from sparksweep.errors import DataError, DataWarning
 
-SPEC = DataSpec(path="x.parquet", target="label", drop=["user_id", "feature_date"])
+SPEC = DataSpec(target="label", drop=["user_id", "feature_date"])
 
 
 def test_infer_task() -> None:
@@ -58,15 +69,37 @@ def test_fingerprint_follows_the_content(churn: pd.DataFrame) -> None:
     [
         (lambda d: d.iloc[0:0], SPEC, "has no rows"),
         (lambda d: d.drop(columns=["label"]), SPEC, "target column 'label' is not in the data"),
-        (lambda d: d, DataSpec(path="x.csv", target="label", drop=["nope"]), "not in the data: ['nope']"),
-        (lambda d: d.assign(label=0), SPEC, "single class"),
-        (lambda d: d.assign(label=d["label"].astype(float).where(d.index > 3)), SPEC, "4 missing values"),
-        (lambda d: d.assign(city="Paris"), SPEC, "columns ['city'] are not numeric"),
+        (lambda d: d.assign(label=0), SPEC, "target column 'label' has a single class (0) in all 2000 rows"),
+        (lambda d: d.assign(label=d["label"].astype(float).where(d.index > 3)), SPEC, "'label' has 4 missing values"),
+        (
+            lambda d: d.assign(city="Paris"),
+            SPEC,
+            "column 'city' is not numeric (dtype str, e.g. ['Paris']) and is not declared: list it in data.categorical",
+        ),
+        (lambda d: d, DataSpec(target="label", drop=["user_id"]), "column 'feature_date' holds dates"),
+        (
+            lambda d: d.assign(label=d["event_count_30d"] * 0.37),
+            DataSpec(target="label", drop=["user_id", "feature_date"]),
+            "target 'label' holds continuous values",
+        ),
+        (
+            lambda d: d,
+            SPEC.model_copy(update={"drop": ["nope"]}),
+            "data.drop names columns that are not in the data: ['nope']",
+        ),
+        (lambda d: d, SPEC.model_copy(update={"categorical": ["town"]}), "data.categorical names columns that are not"),
+        (
+            lambda d: d.assign(w=np.nan),
+            SPEC.model_copy(update={"weight_column": "w"}),
+            "weight column 'w' has 2000 missing",
+        ),
+        (lambda d: d.assign(w=-1.0), SPEC.model_copy(update={"weight_column": "w"}), "negative values"),
+        (lambda d: d.assign(w="x"), SPEC.model_copy(update={"weight_column": "w"}), "weight column 'w' is not numeric"),
     ],
 )
 def test_bad_data_is_named(churn: pd.DataFrame, mutate: object, spec: DataSpec, words: str) -> None:
     with pytest.raises(DataError) as err:
-        prepare_dataset(mutate(churn), spec)  # type: ignore[operator]
+        prepare_dataset(mutate(churn), spec, "binary" if "continuous" in words else None)  # type: ignore[operator]
     assert words in str(err.value)
 
 
@@ -76,6 +109,113 @@ def test_task_mismatches(churn: pd.DataFrame) -> None:
     multi = churn.assign(label=churn.index % 3)
     with pytest.raises(DataError, match="task is binary but"):
         prepare_dataset(multi, SPEC, task="binary")
+    with pytest.raises(DataError, match=r"continuous values .* set task: regression"):
+        prepare_dataset(churn.assign(label=churn["account_age_days"] / 7), SPEC, task="multiclass")
+    with pytest.raises(DataError, match=r"more than the 50 classes .* set task: regression"):
+        prepare_dataset(churn.assign(label=churn["account_age_days"]), SPEC, task="multiclass")
+    with pytest.raises(DataError, match="class_weight applies to classification"):
+        prepare_dataset(churn, SPEC.model_copy(update={"class_weight": "balanced"}), task="regression")
+
+
+def test_an_id_that_follows_the_label_is_a_warning(churn: pd.DataFrame) -> None:
+    leaky = churn.sort_values("label", kind="stable").assign(user_id=np.arange(len(churn)))
+    spec = DataSpec(target="label", drop=["feature_date"])
+    with pytest.warns(DataWarning, match=r"column 'user_id' looks like an identifier .* Add it to data.drop"):
+        prepare_dataset(leaky, spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        prepare_dataset(churn, spec)  # a shuffled id predicts nothing: no warning
+        prepare_dataset(churn, SPEC)
+    with pytest.warns(DataWarning, match="column 'copy' predicts the target almost perfectly"):
+        prepare_dataset(churn.assign(copy=churn["label"] * 3.0 + 1), SPEC)
+
+
+def test_categorical_columns(churn: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    df = churn.assign(
+        plan=rng.choice(["free", "pro", "team"], len(churn)),
+        region=pd.Categorical(rng.choice(["eu", "us", None], len(churn))),
+    )
+    with pytest.raises(DataError, match="column 'plan' is not numeric"):
+        prepare_dataset(df, SPEC)  # a category-dtype column is declared by its dtype, a text column is not
+    ds = prepare_dataset(df, SPEC.model_copy(update={"categorical": ["plan"]}))
+    assert ds.categories == {"plan": ["free", "pro", "team"], "region": ["eu", "us"]}
+    assert ds.training.categorical == ["plan", "region"]
+    assert "plan" not in ds.training.numeric
+    # Families train on categories fixed from the whole table; the test split stays raw text, as users score it.
+    assert ds.training.X_train["plan"].cat.categories.tolist() == ["free", "pro", "team"]
+    assert ds.training.X_valid["region"].cat.categories.tolist() == ["eu", "us"]
+    assert ds.X_test["plan"].map(type).eq(str).all()
+    assert ds.X_test["region"].isna().any()
+    assert ds.X_test["region"].map(type).isin([str, type(None)]).all()
+    encoded = encode_categories(pd.DataFrame({"plan": ["pro", "enterprise", None]}), {"plan": ["free", "pro"]})
+    assert encoded["plan"].cat.codes.tolist() == [1, -1, -1], "unseen and missing values are missing"
+    assert decode_categories(encoded, {"plan": ["free", "pro"]})["plan"].tolist() == ["pro", None, None]
+
+
+def test_many_categories_are_capped_with_a_warning(churn: pd.DataFrame) -> None:
+    df = churn.assign(zip=(np.arange(len(churn)) % 400).astype(str))
+    with pytest.warns(DataWarning, match=r"column 'zip' has 400 distinct values; the 250 most frequent"):
+        ds = prepare_dataset(df, SPEC.model_copy(update={"categorical": ["zip"]}))
+    assert len(ds.categories["zip"]) == MAX_CATEGORIES
+
+
+def test_weights(churn: pd.DataFrame) -> None:
+    balanced = prepare_dataset(churn, SPEC.model_copy(update={"class_weight": "balanced"}))
+    w, y = balanced.training.w_train, balanced.training.y_train
+    assert w is not None
+    assert w[y == 0].sum() == pytest.approx(w[y == 1].sum()), "each class weighs the same in total"
+    df = churn.assign(w=np.where(churn.index % 2 == 0, 2.0, 1.0))
+    both = prepare_dataset(df, SPEC.model_copy(update={"weight_column": "w", "class_weight": "balanced"}))
+    assert "w" not in both.features
+    assert both.training.w_train is not None
+    assert set(np.round(both.training.w_train / w, 6)) == {1.0, 2.0}
+    assert prepare_dataset(churn, SPEC).training.w_train is None
+    # Workers cache the prepared data by its fingerprint: another preparation of the same table is another key.
+    assert balanced.training.fingerprint != prepare_dataset(churn, SPEC).training.fingerprint
+    assert balanced.fingerprint == prepare_dataset(churn, SPEC).fingerprint, "the table itself is the same"
+    other_split = prepare_dataset(churn, SPEC.model_copy(update={"valid_size": 0.3}))
+    assert other_split.training.fingerprint != prepare_dataset(churn, SPEC).training.fingerprint
+
+
+def test_nullable_numbers_become_floats(churn: pd.DataFrame) -> None:
+    df = churn.assign(purchase_count_30d=churn["purchase_count_30d"].astype("Int64").where(churn.index > 5))
+    ds = prepare_dataset(df, SPEC)
+    assert ds.training.X_train["purchase_count_30d"].dtype == np.float64
+
+
+def test_load_table_inputs(tmp_path: Path) -> None:
+    df = generate_churn(50)
+    df.to_parquet(tmp_path / "a.parquet")
+    df.to_csv(tmp_path / "a.csv", index=False)
+    assert load_table(DataSpec(path=str(tmp_path / "a.parquet"), target="label")).equals(df)
+    assert list(load_table(DataSpec(path=str(tmp_path / "a.csv"), target="label")).columns) == CHURN_COLUMNS
+    assert load_table(DataSpec(target="label"), data=df) is df
+    with pytest.raises(DataError, match=r"no data given: set data\.path"):
+        load_table(DataSpec(target="label"))
+    with pytest.raises(DataError, match="must be a pandas or Spark DataFrame, got dict"):
+        load_table(DataSpec(target="label"), data={"a": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.spark
+def test_spark_inputs(spark: Any) -> None:
+    from pyspark.sql import functions as sf
+
+    df = generate_churn(60).assign(plan=["a", "b", None] * 20, amount=[1.5] * 60)
+    sdf = spark.createDataFrame(df.drop(columns=["amount"])).withColumn("amount", sf.lit(1.5).cast("decimal(10,2)"))
+    got = load_table(DataSpec(target="label"), data=sdf)
+    assert len(got) == 60
+    assert got["amount"].dtype == np.float64, "decimals arrive as doubles"
+    assert got["plan"].tolist()[:2] == ["a", "b"]
+    assert got["plan"].isna().tolist()[:3] == [False, False, True]
+    sdf.createOrReplaceTempView("sparksweep_test_users")
+    try:
+        from_table = load_table(DataSpec(table="sparksweep_test_users", target="label"), spark=spark)
+        assert from_table.shape == got.shape
+    finally:
+        spark.catalog.dropTempView("sparksweep_test_users")
+    with pytest.raises(DataError, match="Spark table 'no_such_table' does not exist"):
+        load_table(DataSpec(table="no_such_table", target="label"), spark=spark)
 
 
 def test_read_table(tmp_path: Path) -> None:

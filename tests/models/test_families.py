@@ -187,8 +187,10 @@ def test_svm_refuses_large_data_before_any_trial() -> None:
     with pytest.raises(DataError) as err:
         get_family("sklearn.svm").check_data(ds.training)
     message = str(err.value)
-    assert "10,240 rows" in message and "limit of 10,000" in message
-    assert "sklearn.logistic_regression" in message and "lightgbm" in message
+    assert "10,240 rows" in message
+    assert "limit of 10,000" in message
+    assert "sklearn.logistic_regression" in message
+    assert "lightgbm" in message
     get_family("lightgbm").check_data(ds.training)
 
 
