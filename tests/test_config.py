@@ -55,6 +55,13 @@ def test_defaults_are_filled_in() -> None:
         (_raw(data={"path": "d.xlsx", "target": "y"}), "data.path", "unsupported file type"),
         (_raw(data={"path": "d.csv", "target": "y", "drop": ["y"]}), "data", "also listed in 'drop'"),
         (_raw(data={"path": "d.csv", "target": "y", "test_size": 1.5}), "data.test_size", "less than 1"),
+        (_raw(data={"path": "d.csv", "table": "t", "target": "y"}), "data", "not both"),
+        (_raw(data={"target": "y", "categorical": ["y"]}), "data", "listed in 'categorical'"),
+        (_raw(data={"target": "y", "categorical": ["a"], "drop": ["a"]}), "data", "in both 'drop' and 'categorical'"),
+        (_raw(data={"target": "y", "weight_column": "y"}), "data", "weight column 'y'"),
+        (_raw(data={"target": "y", "class_weight": "auto"}), "data.class_weight", "balanced"),
+        (_raw(metric="tests.nowhere:m"), "metric", "cannot be imported"),
+        (_raw(metric="tests.helpers:ConstantFamily"), "metric", "not a sparksweep Metric"),
     ],
 )
 def test_invalid_values_name_the_field(raw: dict[str, Any], field: str, words: str) -> None:

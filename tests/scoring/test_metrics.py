@@ -57,3 +57,31 @@ def test_unknown_and_duplicate_metrics() -> None:
         get_metric("roc")
     with pytest.raises(SpecError, match="already registered"):
         register_metric(Metric("auc_roc", Direction.MAXIMIZE, frozenset({"binary"}), lambda y, p: 0.0))
+
+
+def test_every_metric_of_the_issue_with_its_direction() -> None:
+    expected = {
+        "auc_roc": "maximize",
+        "log_loss": "minimize",
+        "accuracy": "maximize",
+        "balanced_accuracy": "maximize",
+        "f1": "maximize",
+        "average_precision": "maximize",
+        "auc_roc_ovr": "maximize",
+        "rmse": "minimize",
+        "mae": "minimize",
+        "r2": "maximize",
+        "mape": "minimize",
+    }
+    assert {name: get_metric(name).direction.value for name in expected} == expected
+
+
+def test_a_custom_metric_by_import_path() -> None:
+    metric = get_metric("tests.helpers:brier")
+    assert metric.name == "brier"
+    assert metric.direction is Direction.MINIMIZE
+    assert metric(np.array([0, 1]), np.array([0.0, 0.5])) == pytest.approx(0.125)
+    with pytest.raises(SpecError, match="has no attribute 'nope'"):
+        get_metric("tests.helpers:nope")
+    with pytest.raises(SpecError, match="give the import path of your own Metric"):
+        get_metric("brier")

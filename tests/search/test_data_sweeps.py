@@ -36,7 +36,7 @@ def _spec(tracking_uri: str, **changes: Any) -> Any:
     raw: dict[str, Any] = {
         "experiment": "shapes",
         "data": {"target": "label", "drop": ["user_id", "feature_date"], "categorical": ["plan", "region"]},
-        "models": ["lightgbm", "sklearn.logistic_regression", "sklearn.extra_trees"],
+        "models": ["lightgbm", "sklearn.logistic_regression"],
         "search": {"n_trials": 3, "parallelism": 2, "seed": 3, "algorithm": "optuna.random"},
         "tracking": {"uri": tracking_uri, "autolog": False},
     }
