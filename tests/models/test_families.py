@@ -175,10 +175,8 @@ def test_sample_weights_reach_every_family_that_takes_them() -> None:
             family.predict(family.fit(family.build(params, task="binary", n_jobs=1, seed=0), d.training), X, "binary")
             for d in (plain, weighted)
         ]
-        assert not np.allclose(preds[0], preds[1]), f"{name}: the weights change the model"
-        if name != "sklearn.svm":  # SVC's Platt scaling recalibrates the shifted boundary on unweighted folds
-            means = [p.mean() for p in preds]
-            assert means[1] > means[0] + 0.03, f"{name}: 50x weight on the positive class raises its share {means}"
+        means = [p.mean() for p in preds]
+        assert means[1] > means[0] + 0.03, f"{name}: 50x weight on the positive class raises its share {means}"
 
 
 def test_svm_refuses_large_data_before_any_trial() -> None:
