@@ -40,6 +40,7 @@ __all__ = [
     "MAX_CATEGORIES",
     "Dataset",
     "TrainingData",
+    "categories_as_text",
     "decode_categories",
     "encode_categories",
     "fingerprint",
@@ -228,6 +229,17 @@ def decode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.D
     for column in categories:
         out[column] = _as_text(X[column])
     return out
+
+
+def categories_as_text(X: pd.DataFrame) -> pd.DataFrame:
+    """Every pandas ``category`` column as text (``None`` where missing), the form a logged model's signature takes.
+
+    Example:
+        >>> categories_as_text(pd.DataFrame({"c": pd.Categorical(["a", None])}))["c"].tolist()
+        ['a', None]
+    """
+    columns = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    return decode_categories(X, dict.fromkeys(columns, [])) if columns else X
 
 
 def _categories_of(text: pd.Series) -> list[str]:

@@ -70,6 +70,9 @@ def test_a_spark_table_with_categories_is_swept_registered_and_scored_raw(spark:
     fresh.loc[:4, "plan"] = "enterprise"
     uri = "models:/shapes-model@champion"
     local = score_pandas(fresh, uri, tracking_uri=tracking_uri, keep=["user_id", "label"])
+    as_categories = fresh.assign(region=fresh["region"].astype("category"))
+    same = score_pandas(as_categories, uri, tracking_uri=tracking_uri, keep=["user_id"])
+    np.testing.assert_allclose(same["prediction"].to_numpy(), local["prediction"].to_numpy())
     remote = (
         score_spark(spark.createDataFrame(fresh), uri, tracking_uri=tracking_uri, keep=["user_id", "label"])
         .toPandas()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sparksweep.data import categories_as_text
 from sparksweep.errors import DataError, RegistryError
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def score_pandas(
     """Score a pandas DataFrame; returns the ``keep`` columns (all columns when None) plus the prediction."""
     model = load_model(model_uri, tracking_uri)
     _check_columns(list(df.columns), model_features(model), model_uri)
-    prediction = model.predict(df)
+    prediction = model.predict(categories_as_text(df))  # models take text where a table has pandas categories
     out = df.copy() if keep is None else df[keep].copy()
     values = np.asarray(prediction)
     out[prediction_col] = list(values) if values.ndim == 2 else values
