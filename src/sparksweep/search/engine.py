@@ -115,6 +115,7 @@ def run_sweep(
     spark: Any = None,
     executor: BaseExecutor | None = None,
     on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
+    run_tags: dict[str, str] | None = None,
 ) -> SweepResult:
     """Run the sweep ``spec`` describes and register its champion.
 
@@ -124,6 +125,7 @@ def run_sweep(
         spark: A SparkSession to run trials on (default: the active one, or a new one on ``spec.spark.master``).
         executor: An executor to use instead of the one ``spec.search.executor`` names (it is not shut down).
         on_trial: Called in the driver after each trial with its result and the sweep's progress.
+        run_tags: Extra tags for the sweep's parent run (``mlflow.parentRunId`` nests it under another run).
 
     Returns:
         The sweep's result; its trials are also in MLflow under the parent run ``sweep_run_id``.
@@ -157,6 +159,7 @@ def run_sweep(
             "n_features": len(dataset.features),
         },
         spec_yaml=spec.to_yaml(),
+        tags=run_tags,
     )
     status = "FAILED"
     try:
