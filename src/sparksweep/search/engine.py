@@ -280,12 +280,14 @@ def _loop(
                 break
             wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
             done, _ = wait(list(running), timeout=wait_for, return_when=FIRST_COMPLETED)
+            cancelled = False
             if not done:  # the sweep's time is up: cancel what still runs, and record it as killed
                 runner.cancel_all()
+                cancelled = True
                 done, _ = wait(list(running))
             for future in done:
                 flight = running.pop(future)
-                result = _collect(future, flight, tracker, killed=deadline is not None and out_of_time)
+                result = _collect(future, flight, tracker, killed=cancelled)
                 searcher.tell(flight.proposal, result.value, result.state)
                 results.append(result)
                 progress.finished += 1
