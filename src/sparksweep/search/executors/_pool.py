@@ -46,7 +46,7 @@ _CONNECT_TIMEOUT = 60.0
 def _send(sock: socket.socket, message: Any) -> None:
     from pyspark import cloudpickle
 
-    payload = cloudpickle.dumps(message)
+    payload: bytes = cloudpickle.dumps(message)  # type: ignore[no-untyped-call]
     sock.sendall(_HEADER.pack(len(payload)) + payload)
 
 
