@@ -116,6 +116,7 @@ def run_sweep(
     spark: Any = None,
     executor: BaseExecutor | None = None,
     on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
+    run_tags: dict[str, str] | None = None,
 ) -> SweepResult:
     """Run the sweep ``spec`` describes and register its champion.
 
@@ -125,6 +126,7 @@ def run_sweep(
         spark: A SparkSession to run trials on (default: the active one, or a new one on ``spec.spark.master``).
         executor: An executor to use instead of the one ``spec.search.executor`` names (it is not shut down).
         on_trial: Called in the driver after each trial with its result and the sweep's progress.
+        run_tags: Extra tags for the sweep's parent run (``mlflow.parentRunId`` nests it under another run).
 
     Returns:
         The sweep's result; its trials are also in MLflow under the parent run ``sweep_run_id``.
@@ -162,6 +164,7 @@ def run_sweep(
             "n_features": len(dataset.features),
         },
         spec_yaml=spec.to_yaml(),
+        tags=run_tags,
     )
     status = "FAILED"
     try:
@@ -282,12 +285,14 @@ def _loop(
                 break
             wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
             done, _ = wait(list(running), timeout=wait_for, return_when=FIRST_COMPLETED)
+            cancelled = False
             if not done:  # the sweep's time is up: cancel what still runs, and record it as killed
                 runner.cancel_all()
+                cancelled = True
                 done, _ = wait(list(running))
             for future in done:
                 flight = running.pop(future)
-                result = _collect(future, flight, tracker, killed=deadline is not None and out_of_time)
+                result = _collect(future, flight, tracker, killed=cancelled)
                 searcher.tell(flight.proposal, result.value, result.state)
                 results.append(result)
                 progress.finished += 1

@@ -109,12 +109,22 @@ class SweepTracker:
             raise RuntimeError("the sweep's parent run has not been started; call start() first")
         return self.run_id
 
-    def start(self, *, run_name: str, params: dict[str, Any], spec_yaml: str) -> str:
-        """Create the parent run with the sweep's settings as params and the sweep file as an artifact."""
+    def start(
+        self, *, run_name: str, params: dict[str, Any], spec_yaml: str, tags: dict[str, str] | None = None
+    ) -> str:
+        """Create the parent run with the sweep's settings as params and the sweep file as an artifact.
+
+        ``tags`` are added to the parent run; ``mlflow.parentRunId`` among them nests the sweep under another run
+        (a benchmark nests each of its sweeps this way).
+        """
         from mlflow.entities import Param
 
+        extra = dict(tags or {})
         run = self.client.create_run(
-            self.experiment_id, run_name=run_name, tags={TAG_KIND: "sweep"}, start_time=int(time.time() * 1000)
+            self.experiment_id,
+            run_name=extra.pop(TAG_RUN_NAME, run_name),
+            tags={**extra, TAG_KIND: "sweep"},
+            start_time=int(time.time() * 1000),
         )
         self.run_id = run.info.run_id
         self.client.log_batch(self.run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
