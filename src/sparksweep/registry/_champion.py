@@ -176,7 +176,7 @@ def _decide(
 def _set_stage(client: MlflowClient, name: str, version: str, stage: str) -> None:
     with warnings.catch_warnings():
         # MLflow deprecates stages; the user asked for one explicitly (register.stage), so only that warning goes.
-        warnings.filterwarnings("ignore", message="Model registry stages will be removed", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*Model registry stages will be removed", category=FutureWarning)
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
 
 
