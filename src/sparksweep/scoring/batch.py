@@ -256,10 +256,23 @@ def score_spark(
         >>> scored = score_spark(spark.table("users"), "models:/churn@champion", keep=["user_id"])  # doctest: +SKIP
     """
     import mlflow
-    from pyspark.sql import functions as sf
 
     local = download_model(model_uri, tracking_uri)
-    model = mlflow.pyfunc.load_model(local)
+    return _score_loaded(df, local, mlflow.pyfunc.load_model(local), model_uri, prediction_col, keep, result_type)
+
+
+def _score_loaded(
+    df: SparkDataFrame,
+    local: str,
+    model: Any,
+    model_uri: str,
+    prediction_col: str,
+    keep: list[str] | None,
+    result_type: str | None,
+) -> SparkDataFrame:
+    import mlflow
+    from pyspark.sql import functions as sf
+
     required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
     match = require_columns(required, spark_column_types(df.schema), model_uri) if any(required.values()) else None
     inputs = [
@@ -336,14 +349,18 @@ def score_table(
         from sparksweep.search.executors import get_spark
 
         spark = get_spark()
+    import mlflow
+
     started = time.perf_counter()
     df = read_input(spark, path=input_path, table=input_table)
-    features = model_features(load_model(model_uri, tracking_uri))
+    local = download_model(model_uri, tracking_uri)
+    model = mlflow.pyfunc.load_model(local)
+    features = model_features(model)
     kept = keep if keep is not None else [c for c in df.columns if c not in features]
     slots = spark.sparkContext.defaultParallelism
     if df.rdd.getNumPartitions() < slots:
         df = df.repartition(slots)
-    scored = score_spark(df, model_uri, tracking_uri=tracking_uri, keep=kept)
+    scored = _score_loaded(df, local, model, model_uri, "prediction", kept, None)
     conf_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(batch_rows))
