@@ -99,3 +99,32 @@ def test_threshold_syntax_and_metric_are_checked() -> None:
         Threshold.parse("auc_roc about 0.7")
     with pytest.raises(ValueError, match="unknown metric 'auc'"):
         RegisterSpec(name="m", thresholds=["auc >= 0.7"])
+
+
+def test_sweep_files_name_bad_register_fields() -> None:
+    from sparksweep.config import validate_spec
+    from sparksweep.errors import SpecError
+
+    raw = {
+        "experiment": "e",
+        "data": {"path": "d.parquet", "target": "y"},
+        "task": "binary",
+        "models": ["lightgbm"],
+        "register": {"name": "m", "thresholds": ["rmse <= 1"], "improvement": "relative", "confidence": 0.95},
+    }
+    with pytest.raises(SpecError, match="thresholds: metric 'rmse' does not apply to a binary task"):
+        validate_spec(raw)
+    raw["register"] = {"name": "m", "confidence": 1.5, "stage": "Prod"}
+    with pytest.raises(SpecError) as info:
+        validate_spec(raw)
+    assert "register.confidence" in str(info.value)
+    assert "register.stage" in str(info.value)
+
+
+def test_the_bootstrap_auc_equals_scikit_learns() -> None:
+    from sparksweep.registry._gate import _rank_auc
+
+    y, p = _data(500)
+    tied = np.round(p, 1)  # many ties
+    assert _rank_auc(y, p) == pytest.approx(AUC(y, p), abs=1e-12)
+    assert _rank_auc(y, tied) == pytest.approx(AUC(y, tied), abs=1e-12)
