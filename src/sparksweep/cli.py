@@ -83,6 +83,7 @@ def _print_summary(result: SweepResult) -> None:
     c = result.champion
     if c is not None:
         verdict = "promoted to @champion" if c.promoted else "kept as @challenger; the champion stays"
+        verdict += " (forced)" if c.forced else ""
         click.echo(f"\nRegistered {c.name} version {c.version}: {verdict}")
         click.echo(
             f"  test {c.metric}: {c.candidate_score:.5f}"
@@ -92,6 +93,8 @@ def _print_summary(result: SweepResult) -> None:
                 else ""
             )
         )
+        if c.interval is not None:
+            click.echo(f"  bootstrap interval of the gain: [{c.interval[0]:+.5f}, {c.interval[1]:+.5f}]")
         click.echo(f"  reason: {c.reason}")
         click.echo(f"  load it with: mlflow.pyfunc.load_model('models:/{c.name}@champion')")
     click.echo(
