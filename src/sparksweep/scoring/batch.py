@@ -136,9 +136,11 @@ class _ModelKind:
 
     @classmethod
     def of(cls, model: Any) -> _ModelKind:
+        from mlflow.exceptions import MlflowException
+
         try:
             inner = model.unwrap_python_model()
-        except Exception:  # not a python_function model from code: a model of another flavor
+        except MlflowException:  # not a PythonModel: a model of another flavor
             return cls(None, [])
         task = getattr(inner, "task", None)
         if type(inner).__name__ != "SparkSweepModel" or task not in ("binary", "multiclass", "regression"):
