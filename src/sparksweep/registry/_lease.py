@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -104,4 +105,20 @@ def registry_lease(
     try:
         yield owner
     finally:
+        _release(client, marker, name, stale_after)
+
+
+def _release(client: MlflowClient, marker: str, name: str, stale_after: float) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
         client.delete_registered_model(marker)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        warnings.warn(
+            f"the registry lease of {name!r} was held for over {stale_after:.0f}s and another process took it as "
+            f"abandoned; check `sparksweep champion history {name}` for overlapping changes",
+            RuntimeWarning,
+            stacklevel=3,
+        )
