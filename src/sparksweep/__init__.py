@@ -13,7 +13,7 @@ from sparksweep.config import SweepSpec, load_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import DataError, DependencyError, RegistryError, SparkSweepError, SpecError, TrialError
 from sparksweep.models import BaseModelFamily, get_family, register_family
-from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark
+from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark, score_table
 from sparksweep.search import (
     Categorical,
     ChampionDecision,
@@ -57,4 +57,5 @@ __all__ = [
     "run_sweep",
     "score_pandas",
     "score_spark",
+    "score_table",
 ]

@@ -1,4 +1,4 @@
-"""The ``sparksweep`` command line: ``run``, ``score`` and ``demo``.
+"""The ``sparksweep`` command line: ``run``, ``score``, ``champion show|promote|rollback|history`` and ``demo``.
 
 Example:
     $ sparksweep run examples/churn.yaml --n-trials 8
@@ -22,6 +22,8 @@ from sparksweep.errors import SparkSweepError
 
 if TYPE_CHECKING:
     from sparksweep.config import SweepSpec
+    from sparksweep.registry import ChampionDecision
+    from sparksweep.scoring.batch import ScoreReport
     from sparksweep.search.engine import SweepProgress, SweepResult
     from sparksweep.search.trial import TrialResult
 
@@ -81,6 +83,7 @@ def _print_summary(result: SweepResult) -> None:
     c = result.champion
     if c is not None:
         verdict = "promoted to @champion" if c.promoted else "kept as @challenger; the champion stays"
+        verdict += " (forced)" if c.forced else ""
         click.echo(f"\nRegistered {c.name} version {c.version}: {verdict}")
         click.echo(
             f"  test {c.metric}: {c.candidate_score:.5f}"
@@ -90,6 +93,8 @@ def _print_summary(result: SweepResult) -> None:
                 else ""
             )
         )
+        if c.interval is not None:
+            click.echo(f"  bootstrap interval of the gain: [{c.interval[0]:+.5f}, {c.interval[1]:+.5f}]")
         click.echo(f"  reason: {c.reason}")
         click.echo(f"  load it with: mlflow.pyfunc.load_model('models:/{c.name}@champion')")
     click.echo(
@@ -169,43 +174,200 @@ def run(
     _run(spec)
 
 
-def _score_files(
-    model: str, input_path: str, output: str, tracking_uri: str | None, keep: list[str] | None, master: str
-) -> tuple[int, str]:
-    from sparksweep.scoring.batch import load_model, model_features, score_spark
+def _score(
+    model: str,
+    *,
+    input_path: str | None,
+    input_table: str | None,
+    output_path: str | None,
+    output_table: str | None,
+    tracking_uri: str | None,
+    keep: list[str] | None,
+    master: str,
+) -> ScoreReport:
+    from sparksweep.scoring.batch import score_table
     from sparksweep.search.executors import get_spark
     from sparksweep.search.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri) if tracking_uri else None
-    features = model_features(load_model(model, uri))
-    spark = get_spark(master)
-    reader = spark.read
-    if input_path.lower().endswith(".csv"):
-        df = reader.option("header", "true").option("inferSchema", "true").csv(input_path)
-    else:
-        df = reader.parquet(input_path)
-    kept = keep if keep else [c for c in df.columns if c not in features]
-    scored = score_spark(df, model, tracking_uri=uri, keep=kept)
-    scored.write.mode("overwrite").parquet(output)
-    return spark.read.parquet(output).count(), output
+    return score_table(
+        model,
+        input_path=input_path,
+        input_table=input_table,
+        output_path=output_path,
+        output_table=output_table,
+        keep=keep,
+        tracking_uri=uri,
+        spark=get_spark(master),
+    )
 
 
 @main.command()
 @click.option("--model", "model_uri", required=True, help="models:/<name>@champion, models:/m-<id> or a path.")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True), help="Parquet or csv to score.")
-@click.option("--output", required=True, help="Parquet output (a folder, as Spark writes it).")
+@click.option("--input", "input_path", type=click.Path(exists=True), help="Parquet or csv to score.")
+@click.option("--input-table", help="A Spark table to score instead of a file.")
+@click.option("--output", "output_path", help="Parquet output (a folder, as Spark writes it).")
+@click.option("--output-table", help="A Spark table to write instead of parquet.")
 @click.option("--keep", help="Comma-separated columns to carry through (default: every non-feature column).")
 @click.option("--tracking-uri", help="Tracking/registry URI for models:/ URIs (default: MLFLOW_TRACKING_URI).")
 @click.option("--spark-master", default="local[*]", show_default=True)
 def score(
-    model_uri: str, input_path: str, output: str, keep: str | None, tracking_uri: str | None, spark_master: str
+    model_uri: str,
+    input_path: str | None,
+    input_table: str | None,
+    output_path: str | None,
+    output_table: str | None,
+    keep: str | None,
+    tracking_uri: str | None,
+    spark_master: str,
 ) -> None:
-    """Score a table with a model through mlflow.pyfunc.spark_udf."""
+    """Score a table on Spark: binary -> P(positive), multiclass -> probabilities + label, regression -> value."""
     _quiet_libraries()
-    t0 = time.perf_counter()
     keep_cols = [c.strip() for c in keep.split(",")] if keep else None
-    n, path = _score_files(model_uri, input_path, output, tracking_uri, keep_cols, spark_master)
-    click.echo(f"Scored {n} rows with {model_uri} in {time.perf_counter() - t0:.1f}s -> {path}")
+    report = _score(
+        model_uri,
+        input_path=input_path,
+        input_table=input_table,
+        output_path=output_path,
+        output_table=output_table,
+        tracking_uri=tracking_uri,
+        keep=keep_cols,
+        master=spark_master,
+    )
+    rate = report.rows / report.seconds if report.seconds else 0.0
+    click.echo(
+        f"Scored {report.rows} rows with {model_uri} in {report.seconds:.1f}s ({rate:,.0f} rows/s) -> "
+        f"{report.output} (columns {', '.join(report.columns)})"
+    )
+
+
+def _registry_client(tracking_uri: str | None) -> tuple[Any, str]:
+    from mlflow import MlflowClient
+
+    from sparksweep.config import DEFAULT_TRACKING_URI
+    from sparksweep.search.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
+
+
+_TRACKING_OPTION = click.option(
+    "--tracking-uri", help="Tracking/registry URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+)
+
+
+def _score_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.5f}"
+
+
+def _echo_decision(decision: ChampionDecision) -> None:
+    verdict = "now @champion" if decision.promoted else "not promoted; the champion stays"
+    click.echo(f"{decision.name} version {decision.version}: {verdict}" + (" (forced)" if decision.forced else ""))
+    click.echo(f"  reason: {decision.reason}")
+
+
+@main.group()
+def champion() -> None:
+    """Show, promote or roll back the champion of a registered model, and list its promotion history."""
+
+
+@champion.command("show")
+@click.argument("name")
+@_TRACKING_OPTION
+def champion_show(name: str, tracking_uri: str | None) -> None:
+    """Show NAME's aliases and versions with their gate decisions and test scores."""
+    from sparksweep.registry import show_champion
+
+    client, _ = _registry_client(tracking_uri)
+    view = show_champion(client, name)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in view.aliases.items():
+        by_version.setdefault(version, []).append(f"@{alias}")
+    click.echo(f"{name}: " + ", ".join(f"@{a} = v{v}" for a, v in sorted(view.aliases.items())))
+    click.echo(f"  {'version':>7}  {'aliases':<24} {'gate':<9} {'test score':>11}  {'family':<30} registered")
+    for v in view.versions:
+        tags = v.tags
+        metric = tags.get("sparksweep.gate_metric", "")
+        test = tags.get(f"sparksweep.test.{metric}", "")
+        test_text = f"{float(test):.5f}" if test else "-"
+        aliases = " ".join(by_version.get(str(v.version), []))
+        gate, family = tags.get("sparksweep.gate", "-"), tags.get("sparksweep.model_family", "-")
+        click.echo(
+            f"  {v.version:>7}  {aliases:<24} {gate:<9} {test_text:>11}  {family:<30} "
+            f"{tags.get('sparksweep.registered_at', '')}"
+        )
+    best = view.version("champion")
+    if best is not None:
+        click.echo(f"  champion reason: {best.tags.get('sparksweep.gate_reason', '-')}")
+
+
+@champion.command("promote")
+@click.argument("name")
+@click.argument("version")
+@click.option("--sweep-file", type=click.Path(dir_okay=False, exists=True), help="Gate on this sweep's test rows.")
+@click.option("--force", is_flag=True, help="Promote without the gate (or against it).")
+@_TRACKING_OPTION
+def champion_promote(name: str, version: str, sweep_file: str | None, force: bool, tracking_uri: str | None) -> None:
+    """Make VERSION of NAME the champion, through the same gate as a sweep unless --force."""
+    from sparksweep.registry import promote_version
+
+    client, uri = _registry_client(tracking_uri)
+    dataset = metric = registration = None
+    if sweep_file is not None:
+        from sparksweep.config import load_spec
+        from sparksweep.data import prepare_dataset, read_table
+        from sparksweep.scoring.metrics import DEFAULT_METRIC, get_metric
+
+        spec = load_spec(sweep_file)
+        dataset = prepare_dataset(read_table(spec.data.path), spec.data, spec.task)
+        metric = get_metric(spec.metric or DEFAULT_METRIC[dataset.task])
+        registration = spec.registration
+    decision = promote_version(
+        client,
+        name,
+        version,
+        tracking_uri=uri,
+        dataset=dataset,
+        metric=metric,
+        registration=registration,
+        force=force,
+    )
+    _echo_decision(decision)
+    if not decision.promoted:
+        sys.exit(1)
+
+
+@champion.command("rollback")
+@click.argument("name")
+@_TRACKING_OPTION
+def champion_rollback(name: str, tracking_uri: str | None) -> None:
+    """Give @champion back to NAME's @previous version."""
+    from sparksweep.registry import rollback_champion
+
+    client, _ = _registry_client(tracking_uri)
+    event = rollback_champion(client, name)
+    click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced})")
+
+
+@champion.command("history")
+@click.argument("name")
+@_TRACKING_OPTION
+def champion_history_command(name: str, tracking_uri: str | None) -> None:
+    """List NAME's champion changes: who replaced whom, when, how, by whom and with what scores."""
+    from sparksweep.registry import champion_history
+
+    client, _ = _registry_client(tracking_uri)
+    events = champion_history(client, name)
+    if not events:
+        click.echo(f"{name} has no recorded champion changes")
+        return
+    click.echo(f"  {'when':<21} {'action':<9} {'version':>7} {'replaced':>8}  {'score':>9} {'was':>9}  by")
+    for e in events:
+        click.echo(
+            f"  {e.when:<21} {e.action:<9} {e.version:>7} {e.replaced or '-':>8}  {_score_text(e.score):>9}"
+            f" {_score_text(e.replaced_score):>9}  {e.by}"
+        )
 
 
 @main.command()
@@ -271,7 +433,17 @@ def demo(rows: int, n_trials: int | None, regenerate: bool) -> None:
         raise click.ClickException("the sweep registered no model, so there is nothing to score with")
     model_uri = f"models:/{result.champion.name}@champion"
     output = "data/churn_predictions.parquet"
-    n, _ = _score_files(model_uri, str(data_path), output, spec.tracking.uri, ["user_id", "feature_date"], "local[*]")
+    report = _score(
+        model_uri,
+        input_path=str(data_path),
+        input_table=None,
+        output_path=output,
+        output_table=None,
+        tracking_uri=spec.tracking.uri,
+        keep=["user_id", "feature_date"],
+        master="local[*]",
+    )
+    n = report.rows
     preds = pd.read_parquet(output)
     click.echo(f"\nScored {n} users with {model_uri} -> {output}")
     click.echo(f"  mean churn probability {preds['prediction'].mean():.3f}; the five users most at risk:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -15,7 +16,7 @@ from sparksweep.data import prepare_dataset
 from sparksweep.errors import DataError, RegistryError
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
-from sparksweep.scoring.batch import download_model, score_pandas, score_spark
+from sparksweep.scoring.batch import download_model, score_pandas, score_spark, score_table
 from tests.conftest import FluentStore
 
 pytestmark = pytest.mark.spark
@@ -69,23 +70,61 @@ def test_binary_spark_udf_gives_the_positive_class_probability(spark: Any, store
 def test_multiclass_and_regression_through_spark_and_pandas(spark: Any, store: str) -> None:
     uri, df, estimator = _fitted("multiclass", "lightgbm", store)
     proba = estimator.predict_proba(df[["a", "b", "c", "d"]])
-    out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"], result_type="array<double>")
-    got = np.array(out.toPandas().sort_values("user_id")["prediction"].tolist())
-    np.testing.assert_allclose(got, proba, rtol=1e-6)
-    np.testing.assert_allclose(np.array(score_pandas(df, uri, tracking_uri=store)["prediction"].tolist()), proba)
+    out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"]).toPandas()
+    out = out.sort_values("user_id")
+    assert list(out.columns) == ["user_id", "probabilities", "prediction"]
+    np.testing.assert_allclose(np.array(out["probabilities"].tolist()), proba, rtol=1e-6)
+    assert out["prediction"].tolist() == [str(c) for c in proba.argmax(axis=1)]
+    local = score_pandas(df, uri, tracking_uri=store)
+    np.testing.assert_allclose(np.array(local["probabilities"].tolist()), proba)
+    assert local["prediction"].tolist() == out["prediction"].tolist()
 
     uri, df, estimator = _fitted("regression", "xgboost", store)
     expected = estimator.predict(df[["a", "b", "c", "d"]])
     out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"]).toPandas()
+    assert out["prediction"].dtype == np.float64
     np.testing.assert_allclose(out.sort_values("user_id")["prediction"].to_numpy(), expected, rtol=1e-5)
 
 
-def test_missing_columns_fail_before_the_job(spark: Any, store: str) -> None:
+def test_score_table_files_tables_and_keys(spark: Any, store: str, tmp_path: Path) -> None:
+    uri, df, estimator = _fitted("binary", "sklearn.logistic_regression", store)
+    expected = pd.Series(estimator.predict_proba(df[["a", "b", "c", "d"]])[:, 1], index=df["user_id"])
+    csv = tmp_path / "users.csv"
+    df.drop(columns=["y"]).to_csv(csv, index=False)
+    report = score_table(
+        uri, input_path=str(csv), output_path=str(tmp_path / "out.parquet"), tracking_uri=store, spark=spark
+    )
+    assert report.rows == len(df)
+    assert report.columns == ["user_id", "prediction"], "keys carried through, features left out"
+    got = pd.read_parquet(tmp_path / "out.parquet").set_index("user_id")["prediction"]
+    np.testing.assert_allclose(got.sort_index().to_numpy(), expected.sort_index().to_numpy(), rtol=1e-6)
+    # A Spark table in, a Spark table out (an int column is widened to the model's double).
+    ints = df.assign(a=df["a"].round().astype("int32"))
+    spark.createDataFrame(ints).createOrReplaceTempView("users_in")
+    db = f"scoring_{tmp_path.name.replace('-', '_')}"
+    spark.sql(f"CREATE DATABASE {db} LOCATION '{tmp_path / 'warehouse'}'")  # its tables live in tmp_path
+    table = f"{db}.scores"
+    out = score_table(
+        uri, input_table="users_in", output_table=table, keep=["user_id"], tracking_uri=store, spark=spark
+    )
+    assert out.rows == len(df)
+    assert spark.table(table).columns == ["user_id", "prediction"]
+    spark.sql(f"DROP DATABASE {db} CASCADE")
+    with pytest.raises(DataError, match="no Spark table 'nope'"):
+        score_table(uri, input_table="nope", output_path=str(tmp_path / "x"), tracking_uri=store, spark=spark)
+
+
+def test_missing_or_mistyped_columns_fail_before_the_job(spark: Any, store: str) -> None:
     uri, df, _ = _fitted("binary", "sklearn.logistic_regression", store)
     with pytest.raises(DataError, match=r"lacks columns \['c'\]"):
         score_spark(spark.createDataFrame(df.drop(columns=["c"])), uri, tracking_uri=store)
     with pytest.raises(DataError, match=r"lacks columns \['c'\]"):
         score_pandas(df.drop(columns=["c"]), uri, tracking_uri=store)
+    text = df.assign(b=df["b"].astype(str))
+    with pytest.raises(DataError, match="'b' is string, the model takes double"):
+        score_spark(spark.createDataFrame(text), uri, tracking_uri=store)
+    with pytest.raises(DataError, match="'b' is string, the model takes double"):
+        score_pandas(text, uri, tracking_uri=store)
 
 
 def test_unknown_models_are_clear_errors(store: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sparksweep.scoring.batch import download_model, load_model, score_pandas, score_spark
+from sparksweep.scoring.batch import ScoreReport, download_model, load_model, score_pandas, score_spark, score_table
 from sparksweep.scoring.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
 
 __all__ = [
@@ -10,10 +10,12 @@ __all__ = [
     "METRICS",
     "Direction",
     "Metric",
+    "ScoreReport",
     "download_model",
     "get_metric",
     "load_model",
     "register_metric",
     "score_pandas",
     "score_spark",
+    "score_table",
 ]

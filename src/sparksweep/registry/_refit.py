@@ -1,0 +1,76 @@
+"""Refit the sweep's best trial on train + validation in the driver, logged as a child run of the sweep."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from sparksweep.data import Dataset
+    from sparksweep.search.trial import TrialResult
+
+__all__ = ["refit_best"]
+
+
+def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, dataset: Dataset, sweep_run_id: str) -> str:
+    """Build the best trial's family with its params, fit it on train + valid, log it and return its model URI.
+
+    Families that stop early on the validation split still see it as their stopping set (it is now also training
+    data, so they stop later); the gate that follows judges the refit model on the untouched test rows.
+    """
+    import mlflow
+    from mlflow.entities import Param
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    from sparksweep.data import TrainingData
+    from sparksweep.models import get_family
+    from sparksweep.models._mlflow import log_fitted_model
+
+    family = get_family(best.family)
+    data = dataset.training
+    both = TrainingData(
+        X_train=pd.concat([data.X_train, data.X_valid], ignore_index=True),
+        y_train=np.concatenate([data.y_train, data.y_valid]),
+        X_valid=data.X_valid,
+        y_valid=data.y_valid,
+        task=data.task,
+        fingerprint=data.fingerprint,
+    )
+    experiment_id = client.get_run(best.run_id).info.experiment_id
+    run = client.create_run(
+        experiment_id,
+        start_time=int(time.time() * 1000),
+        tags={
+            "mlflow.parentRunId": sweep_run_id,
+            "mlflow.runName": f"refit-{best.family}",
+            "sparksweep.kind": "refit",
+            "sparksweep.sweep_run_id": sweep_run_id,
+            "sparksweep.refit_of": best.run_id,
+        },
+    )
+    run_id = run.info.run_id
+    params = {"model_family": best.family, **best.params}
+    client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+    estimator = family.build(best.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=best.number)
+    t0 = time.perf_counter()
+    family.fit(estimator, both)
+    client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
+    # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
+    with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+        model_uri = log_fitted_model(
+            family,
+            estimator,
+            task=dataset.task,
+            features=dataset.features,
+            example=data.X_valid,
+            classes=dataset.classes,
+        )
+    client.set_tag(run_id, "sparksweep.model_uri", model_uri)
+    client.set_terminated(run_id)
+    return model_uri

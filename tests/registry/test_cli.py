@@ -1,0 +1,79 @@
+"""`sparksweep champion show|promote|rollback|history` against a real SQLite registry, and refit."""
+
+from __future__ import annotations
+
+import pandas as pd
+from click.testing import CliRunner
+from mlflow import MlflowClient
+
+from sparksweep.cli import main
+from sparksweep.config import RegisterSpec
+from sparksweep.registry import register_champion
+from sparksweep.scoring.metrics import get_metric
+from tests.conftest import FluentStore
+from tests.registry._fixtures import churn_dataset, log_trial
+
+NAME = "churn-cli"
+
+
+def test_champion_commands(fluent_store: FluentStore, churn: pd.DataFrame) -> None:
+    uri = fluent_store.uri
+    client = MlflowClient(uri, uri)
+    dataset = churn_dataset(churn)
+    for family in ("test.constant", "sklearn.logistic_regression"):
+        logged = log_trial(uri, fluent_store.experiment_id, dataset, family)
+        register_champion(
+            client=client,
+            tracking_uri=uri,
+            registration=RegisterSpec(name=NAME),
+            best=logged.trial,
+            dataset=dataset,
+            metric=get_metric("auc_roc"),
+            sweep_run_id=logged.sweep_run_id,
+        )
+    runner = CliRunner()
+    shown = runner.invoke(main, ["champion", "show", NAME, "--tracking-uri", uri])
+    assert shown.exit_code == 0, shown.output
+    assert "@champion = v2, @previous = v1" in shown.output
+    assert "sklearn.logistic_regression" in shown.output
+    history = runner.invoke(main, ["champion", "history", NAME, "--tracking-uri", uri])
+    assert history.exit_code == 0, history.output
+    rows = [line.split() for line in history.output.splitlines()[1:]]
+    assert [(r[2], r[3], r[4]) for r in rows] == [("promote", "1", "-"), ("promote", "2", "1")]
+    refused = runner.invoke(main, ["champion", "promote", NAME, "1", "--tracking-uri", uri])
+    assert refused.exit_code == 2
+    assert "--sweep-file" in refused.output
+    back = runner.invoke(main, ["champion", "rollback", NAME, "--tracking-uri", uri])
+    assert back.exit_code == 0, back.output
+    assert "@champion is v1 again (was v2)" in back.output
+    forced = runner.invoke(main, ["champion", "promote", NAME, "2", "--force", "--tracking-uri", uri])
+    assert forced.exit_code == 0, forced.output
+    assert "now @champion (forced)" in forced.output
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
+    missing = runner.invoke(main, ["champion", "show", "nope", "--tracking-uri", uri])
+    assert missing.exit_code == 2
+    assert "no registered model named 'nope'" in missing.output
+
+
+def test_refit_registers_a_model_fitted_on_train_and_valid(fluent_store: FluentStore, churn: pd.DataFrame) -> None:
+    uri = fluent_store.uri
+    client = MlflowClient(uri, uri)
+    dataset = churn_dataset(churn)
+    logged = log_trial(uri, fluent_store.experiment_id, dataset, "sklearn.logistic_regression")
+    decision = register_champion(
+        client=client,
+        tracking_uri=uri,
+        registration=RegisterSpec(name=NAME, refit=True),
+        best=logged.trial,
+        dataset=dataset,
+        metric=get_metric("auc_roc"),
+        sweep_run_id=logged.sweep_run_id,
+    )
+    assert decision.refit
+    version = client.get_model_version(NAME, decision.version)
+    refit_run = client.get_run(version.run_id)
+    assert refit_run.data.tags["sparksweep.kind"] == "refit"
+    assert refit_run.data.tags["mlflow.parentRunId"] == logged.sweep_run_id
+    assert refit_run.data.tags["sparksweep.refit_of"] == logged.trial.run_id
+    assert version.tags["sparksweep.refit"] == "true"
+    assert version.tags["sparksweep.trial_run_id"] == logged.trial.run_id
