@@ -316,11 +316,11 @@ def champion_promote(name: str, version: str, sweep_file: str | None, force: boo
     dataset = metric = registration = None
     if sweep_file is not None:
         from sparksweep.config import load_spec
-        from sparksweep.data import prepare_dataset, read_table
+        from sparksweep.data import load_table, prepare_dataset
         from sparksweep.scoring.metrics import DEFAULT_METRIC, get_metric
 
         spec = load_spec(sweep_file)
-        dataset = prepare_dataset(read_table(spec.data.path), spec.data, spec.task)
+        dataset = prepare_dataset(load_table(spec.data), spec.data, spec.task)
         metric = get_metric(spec.metric or DEFAULT_METRIC[dataset.task])
         registration = spec.registration
     decision = promote_version(
