@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from sparksweep.data import TrainingData
+    from sparksweep.search.pruning import StepReport
 
 __all__ = ["BaseModelFamily", "SavedModel"]
 
@@ -55,6 +56,14 @@ class BaseModelFamily(abc.ABC):
         """Fit on the training split; override to use the validation split for early stopping."""
         estimator.fit(data.X_train, data.y_train)
         return estimator
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        """Fit like :meth:`fit`, calling ``report(step, predict)`` as training goes (for pruning).
+
+        Boosting families call it after each round; ``report`` raises to stop a hopeless trial. The default fits
+        without reporting, so the trial is never pruned.
+        """
+        return self.fit(estimator, data)
 
     def predict(self, estimator: Any, X: pd.DataFrame, task: str) -> np.ndarray:
         """Predictions in sparksweep's convention (see :mod:`sparksweep.scoring.metrics`)."""

@@ -8,11 +8,14 @@ tuning strategies for random forest" (WIREs 2019), narrowed where a range only c
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily
 from sparksweep.search.space import Distribution, Float, Int
+
+if TYPE_CHECKING:
+    from sparksweep.search.pruning import StepReport
 
 __all__ = ["HistGradientBoostingFamily", "LogisticRegressionFamily", "RandomForestFamily"]
 
@@ -44,6 +47,21 @@ class HistGradientBoostingFamily(BaseModelFamily):
 
     def fit(self, estimator: Any, data: TrainingData) -> Any:
         estimator.fit(data.X_train, data.y_train, X_val=data.X_valid, y_val=data.y_valid)
+        return estimator
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        # HGB has no callbacks: grow it in chunks of 10 iterations with warm_start, reporting after each.
+        total = int(estimator.max_iter)
+        estimator.set_params(warm_start=True)
+        try:
+            for rounds in range(10, total + 10, 10):
+                estimator.set_params(max_iter=min(rounds, total))
+                self.fit(estimator, data)
+                report(int(estimator.n_iter_), lambda: self.predict(estimator, data.X_valid, data.task))
+                if estimator.n_iter_ < min(rounds, total):  # early stopping ended it
+                    break
+        finally:
+            estimator.set_params(warm_start=False, max_iter=total)
         return estimator
 
 
