@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from sparksweep.config import ParamSpec, SearchSpec, SweepSpec
 
-__all__ = ["SweepProgress", "SweepResult", "resume_sweep", "run_sweep"]
+__all__ = ["SweepProgress", "SweepResult", "build_space", "resume_sweep", "run_sweep"]
 
 
 @dataclass
@@ -577,7 +577,7 @@ class _Loop:
                 self.runner.cancel(flight.number)
 
     def run(self) -> tuple[list[TrialResult], str]:
-        handle = self.runner.share(self.data)
+        handle = None if self.data is None else self.runner.share(self.data)
         try:
             while True:
                 self._check_stop()

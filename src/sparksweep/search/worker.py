@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sparksweep.scoring.metrics import Metric
     from sparksweep.search.pruning import PruneContext, StepReporter
 
-__all__ = ["DataHandle", "TrialTask", "run_trial"]
+__all__ = ["DataHandle", "ObjectiveTask", "TrialContext", "TrialTask", "run_objective", "run_trial"]
 
 _ERROR_TAG_LIMIT = 4000
 
@@ -62,6 +62,40 @@ class TrialTask:
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
     cv: int | None = None
     """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a user objective gets besides its parameters: the trial's number, family and child run.
+
+    Log more into the run through :attr:`client` and :attr:`run_id` (explicit ids are safe in parallel trials).
+    """
+
+    number: int
+    family: str
+    run_id: str
+    tracking_uri: str
+    seed: int
+
+    @property
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.tracking_uri)
+
+
+@dataclass(frozen=True)
+class ObjectiveTask:
+    """One trial of a user objective (see :func:`sparksweep.optimize`); picklable with cloudpickle."""
+
+    number: int
+    run_id: str
+    tracking_uri: str
+    objective: Any
+    family: str
+    params: dict[str, Any]
+    metric: str
+    seed: int
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}
@@ -166,11 +200,53 @@ def _log_steps(client: Any, run_id: str, name: str, reporter: StepReporter | Non
     client.log_batch(run_id, metrics=points)
 
 
-def run_trial(task: TrialTask) -> TrialResult:
+def run_objective(task: ObjectiveTask) -> TrialResult:
+    """Call a user objective with the trial's parameters and record its value (or its traceback) in the child run."""
+    from mlflow import MlflowClient
+
+    started = time.perf_counter()
+    _quiet_worker()
+    client = MlflowClient(task.tracking_uri)
+    context = TrialContext(task.number, task.family, task.run_id, task.tracking_uri, task.seed)
+    try:
+        value = float(task.objective(dict(task.params), context))
+        if not math.isfinite(value):
+            raise ValueError(f"the objective returned {value}")
+        duration = time.perf_counter() - started
+        client.log_batch(task.run_id, metrics=[_metric_point(task.metric, value), _metric_point("duration", duration)])
+        client.set_terminated(task.run_id, status="FINISHED")
+        return TrialResult(
+            number=task.number,
+            run_id=task.run_id,
+            family=task.family,
+            params=task.params,
+            state=TrialState.COMPLETE,
+            value=value,
+            metrics={task.metric: value},
+            duration=duration,
+        )
+    except Exception as exc:  # a failing trial is a result, not a crash of the sweep
+        error = "".join(traceback.format_exception(exc))
+        client.set_tag(task.run_id, "sparksweep.error", error[-_ERROR_TAG_LIMIT:])
+        client.set_terminated(task.run_id, status="FAILED")
+        return TrialResult(
+            number=task.number,
+            run_id=task.run_id,
+            family=task.family,
+            params=task.params,
+            state=TrialState.FAILED,
+            duration=time.perf_counter() - started,
+            error=error,
+        )
+
+
+def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
     """Fit, evaluate and record one trial; a trial that raises is recorded as FAILED with its traceback.
 
     Errors in recording the failure itself are not swallowed: they propagate, and the driver marks the run failed.
     """
+    if isinstance(task, ObjectiveTask):
+        return run_objective(task)
     import mlflow
     from mlflow import MlflowClient
     from threadpoolctl import threadpool_limits

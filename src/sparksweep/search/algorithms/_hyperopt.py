@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import importlib
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,6 +50,19 @@ def _suggest_fn(kind: str) -> Callable[..., Any]:
     raise SpecError(f"unknown Hyperopt algorithm {kind!r}; choose one of {list(ALGOS)}")
 
 
+def _seeded_globally(seed: int, suggest: Callable[..., Any], *args: Any) -> Any:
+    """Call ``suggest`` with Python's and NumPy's global generators seeded, then put them back as they were:
+    ATPE draws from both instead of the seed it is given."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        return suggest(*args, seed)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
 class HyperoptSearcher(BaseSearcher):
     """Search with a Hyperopt algorithm (``tpe``, ``rand``, ``anneal`` or ``atpe``).
 
@@ -75,10 +89,18 @@ class HyperoptSearcher(BaseSearcher):
         tid = self._trials.new_trial_ids(1)
         self._trials.refresh()
         seed = int(self._rng.integers(2**31 - 1))
-        docs = self._suggest(tid, self._domain, self._trials, seed)
+        suggest = self._suggest
+        if self.name == "hyperopt.atpe" and not any(r.get("loss") is not None for r in self._trials.results):
+            # ATPE cannot start from trials that are all still in flight (parallel dispatch): random until one ends.
+            suggest = hyperopt.rand.suggest
+        if suggest is self._suggest and self.name == "hyperopt.atpe":
+            docs = _seeded_globally(seed, suggest, tid, self._domain, self._trials)
+        else:
+            docs = suggest(tid, self._domain, self._trials, seed)
         doc = docs[0]
         doc["state"] = hyperopt.JOB_STATE_RUNNING
-        doc["book_time"] = dt.datetime.now()
+        doc["result"] = {**doc["result"], "loss": None}  # in flight: no loss yet (ATPE reads the key)
+        doc["book_time"] = doc["refresh_time"] = dt.datetime.now()
         self._trials.insert_trial_docs([doc])
         self._trials.refresh()
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v) > 0}
@@ -94,7 +116,7 @@ class HyperoptSearcher(BaseSearcher):
         if state is TrialState.COMPLETE and value is not None:
             loss = value if self.direction is Direction.MINIMIZE else -value
             return {"loss": float(loss), "status": hyperopt.STATUS_OK}
-        return {"status": hyperopt.STATUS_FAIL}
+        return {"status": hyperopt.STATUS_FAIL, "loss": None}  # ATPE reads "loss" of every trial
 
     def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
         hyperopt = require("hyperopt", "Hyperopt search algorithms")
