@@ -302,7 +302,8 @@ def _sweep(
             tracker.attach(resume.parent_run_id)
             for trial in past:
                 if trial.state is TrialState.RUNNING:
-                    tracker.fail_trial(trial.run_id, TrialState.KILLED, "the sweep's driver stopped during this trial")
+                    why = "the sweep's driver stopped during this trial"
+                    tracker.fail_trial(trial.run_id, TrialState.KILLED, why, lost=True)
             past = [_killed_if_running(t) for t in past]
             searcher.add_past([t.to_past(space) for t in past])
         else:
@@ -330,6 +331,7 @@ def _sweep(
             make_task=_model_task_factory(spec, dataset, metric, runner, tracking_uri),
             data=dataset.training,
             earlier=earlier,
+            lost={t.number for t in past if t.lost},
             elapsed_before=0.0 if resume is None else resume.elapsed,
         )
         trials, stop_reason = loop.run()
@@ -483,6 +485,7 @@ class _Loop:
         make_task: _TaskFactory,
         data: Any,
         earlier: list[TrialResult],
+        lost: set[int] | None = None,
         elapsed_before: float = 0.0,
     ) -> None:
         self.spec = spec
@@ -498,19 +501,23 @@ class _Loop:
         self.progress = SweepProgress(n_trials=spec.n_trials, timeout=spec.timeout)
         self.progress.started -= elapsed_before
         self.next_number = max((t.number for t in earlier), default=-1) + 1
-        # The budget counts trials that ran to an outcome; trials killed with a dead driver are run again.
+        # The budget counts every trial that ran to an outcome (a timed-out trial too); trials lost with a dead
+        # driver are run again.
         self.done_count = 0
         for trial in earlier:
-            self._count(trial)
+            self._count(trial, lost=trial.number in (lost or set()))
         self.stop_reason: str | None = None
         self.running: dict[Future[Any], _InFlight] = {}
 
-    def _count(self, result: TrialResult) -> None:
+    def _count(self, result: TrialResult, lost: bool = False) -> None:
         p = self.progress
-        if result.state is TrialState.KILLED:
+        if lost:
             p.killed += 1
             return
         self.done_count += 1
+        if result.state is TrialState.KILLED:
+            p.killed += 1
+            return
         p.finished += 1
         if result.state is TrialState.FAILED:
             p.failed += 1

@@ -42,6 +42,8 @@ TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
 TAG_STOP_REASON = "sparksweep.stop_reason"
 SPEC_ARTIFACT = "sweep.yaml"
+STATE_LOST = "lost"
+"""The ``sparksweep.state`` of a trial whose driver died while it ran (recorded as KILLED, run again on resume)."""
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 _PARAM_LIMIT = 6000
@@ -102,6 +104,8 @@ class RecordedTrial:
     started: float
     ended: float | None
     error: str | None
+    lost: bool = False
+    """It died with its driver (or was still RUNNING when read): not counted in the budget on resume."""
 
     def to_past(self, space: Any) -> PastTrial:
         """Typed by ``space`` (:meth:`SearchSpace.check` raises when the trial does not fit it)."""
@@ -206,6 +210,7 @@ def read_trials(client: MlflowClient, experiment_id: str, parent_run_id: str, me
                 started=(run.info.start_time or 0) / 1000,
                 ended=None if run.info.end_time is None else run.info.end_time / 1000,
                 error=tags.get(TAG_ERROR),
+                lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
             )
         )
     return sorted(out, key=lambda t: t.number)
@@ -285,10 +290,13 @@ class SweepTracker:
         self.client.log_batch(run.info.run_id, params=[Param(k, _param_text(v)) for k, v in all_params.items()])
         return str(run.info.run_id)
 
-    def fail_trial(self, run_id: str, state: TrialState, error: str) -> None:
-        """Record a trial that never reported back (its task was lost or cancelled)."""
+    def fail_trial(self, run_id: str, state: TrialState, error: str, *, lost: bool = False) -> None:
+        """Record a trial that never reported back (its task was lost or cancelled).
+
+        ``lost``: it died with its driver; it does not count towards the budget when the sweep resumes.
+        """
         self.client.set_tag(run_id, TAG_ERROR, error[-4000:])
-        self.client.set_tag(run_id, TAG_STATE, state.value)
+        self.client.set_tag(run_id, TAG_STATE, STATE_LOST if lost else state.value)
         self.client.set_terminated(run_id, status=state.mlflow_status)
 
     def log_progress(self, metric_name: str, best: float | None, step: int) -> None:

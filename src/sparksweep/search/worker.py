@@ -63,6 +63,10 @@ class TrialTask:
     cv: int | None = None
     """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
 
+    @property
+    def family_name(self) -> str:
+        return self.family.name
+
 
 @dataclass(frozen=True)
 class TrialContext:
@@ -96,6 +100,10 @@ class ObjectiveTask:
     params: dict[str, Any]
     metric: str
     seed: int
+
+    @property
+    def family_name(self) -> str:
+        return self.family
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}

@@ -125,7 +125,7 @@ class SparkExecutor(BaseExecutor):
         with self._lock:
             self._groups.add(group)
         try:
-            sc.setJobGroup(group, f"sparksweep trial {task.number} ({task.family.name})", interruptOnCancel=True)
+            sc.setJobGroup(group, f"sparksweep trial {task.number} ({task.family_name})", interruptOnCancel=True)
             # The task is captured in the closure (not the RDD data) so that its broadcast is shipped with it.
             results = sc.parallelize([0], 1).map(lambda _: _run_in_task(task)).collect()
             return results[0]  # type: ignore[no-any-return]
