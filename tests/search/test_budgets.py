@@ -150,7 +150,9 @@ def test_trial_timeout_and_sweep_timeout_kill_running_trials(spark: Any, trackin
 
 def test_trial_timeout_needs_an_executor_that_can_cancel(tracking_uri: str) -> None:
     with pytest.raises(SpecError, match="trial_timeout needs the spark executor"):
-        optimize(objectives.quadratic, {"x": Float(0, 1)}, trial_timeout=1.0, executor="local", tracking_uri=tracking_uri)
+        optimize(
+            objectives.quadratic, {"x": Float(0, 1)}, trial_timeout=1.0, executor="local", tracking_uri=tracking_uri
+        )
 
 
 def test_warm_start_seeds_the_searcher(spark: Any, tracking_uri: str) -> None:

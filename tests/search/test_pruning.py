@@ -61,9 +61,13 @@ def test_a_trial_worse_than_the_others_is_pruned_and_a_better_one_is_not(kind: s
     assert len(context.trials) == 6
 
     bad = context.reporter(AUC, y)
-    with pytest.raises(TrialPruned) as pruned:
+
+    def run_bad() -> None:
         for step in range(1, 101):
             bad(step, _constant_predictions(y, 0.6))
+
+    with pytest.raises(TrialPruned) as pruned:
+        run_bad()
     assert pruned.value.step >= 30, "no trial is judged before its warm-up rounds"
     assert pruned.value.step % REPORT_EVERY == 0
     assert bad.last_step == pruned.value.step

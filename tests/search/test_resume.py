@@ -21,6 +21,7 @@ from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
 from sparksweep.search.engine import resume_sweep
+from sparksweep.search.tracking import prepare_store
 from sparksweep.search.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,13 +42,12 @@ SCRIPT = textwrap.dedent(
         "experiment": "resume",
         "data": {"path": sys.argv[1], "target": "label", "drop": ["user_id", "feature_date"]},
         "models": ["test.sleepy"],
-        "search": {"n_trials": %d, "parallelism": 2, "seed": 5, "executor": "local", "algorithm": "hyperopt.tpe"},
+        "search": {"n_trials": N_TRIALS, "parallelism": 2, "seed": 5, "executor": "local", "algorithm": "hyperopt.tpe"},
         "tracking": {"uri": sys.argv[2], "log_models": False, "autolog": False},
     })
     run_sweep(spec)
     """
-    % N_TRIALS
-)
+).replace("N_TRIALS", str(N_TRIALS))
 
 
 def _children(client: MlflowClient) -> list[Any]:
@@ -61,6 +61,7 @@ def _children(client: MlflowClient) -> list[Any]:
 def test_a_sweep_killed_midway_resumes_with_no_trial_lost_or_repeated(workdir: Path, tracking_uri: str) -> None:
     data = workdir / "users.parquet"
     generate_churn(500, seed=1).to_parquet(data, index=False)
+    client = prepare_store(tracking_uri)  # created here first: two processes migrating a new store race
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     # Its own process group: SIGKILL takes the driver and its pool workers at once, like a lost machine.
     proc = subprocess.Popen(
@@ -71,11 +72,10 @@ def test_a_sweep_killed_midway_resumes_with_no_trial_lost_or_repeated(workdir: P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    client = MlflowClient(tracking_uri)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            runs = _children(client) if Path(tracking_uri.removeprefix("sqlite:///")).exists() else []
+            runs = _children(client)
             finished = [r for r in runs if r.info.status == "FINISHED"]
             running = [r for r in runs if r.info.status == "RUNNING"]
             if len(finished) >= 3 and running:
