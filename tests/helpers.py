@@ -61,3 +61,60 @@ def _brier(y: np.ndarray, p: np.ndarray) -> float:
 
 brier = Metric("brier", Direction.MINIMIZE, frozenset({"binary"}), _brier)
 """A custom metric, named in sweep files by its import path ``tests.helpers:brier``."""
+
+
+class SleepyFamily(BaseModelFamily):
+    """A logistic regression that takes ``pause`` seconds longer to fit: trials that are surely in flight."""
+
+    name: ClassVar[str] = "test.sleepy"
+    tasks: ClassVar[frozenset[str]] = frozenset({"binary"})
+    library: ClassVar[str] = "sklearn"
+
+    def default_space(self, task: str) -> dict[str, Distribution]:
+        return {"C": Float(0.01, 10.0, log=True), "pause": Float(0.8, 1.2)}
+
+    def build(self, params: dict[str, Any], *, task: str, n_jobs: int, seed: int) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(max_iter=500, C=params["C"])
+        model.sparksweep_pause = params["pause"]
+        return model
+
+    def fit(self, estimator: Any, data: TrainingData) -> Any:
+        import time
+
+        time.sleep(estimator.sparksweep_pause)
+        estimator.fit(data.X_train, data.y_train)
+        return estimator
+
+    def predict(self, estimator: Any, X: Any, task: str) -> np.ndarray:
+        return np.asarray(estimator.predict_proba(X)[:, 1], dtype=np.float64)
+
+
+class CurveFamily(BaseModelFamily):
+    """Reports 60 rounds of one validation score that grows with ``quality``: a pruner's clear-cut case."""
+
+    name: ClassVar[str] = "test.curve"
+    tasks: ClassVar[frozenset[str]] = frozenset({"binary"})
+    library: ClassVar[str] = "sklearn"
+
+    def default_space(self, task: str) -> dict[str, Distribution]:
+        return {"quality": Float(0.0, 1.0)}
+
+    def build(self, params: dict[str, Any], *, task: str, n_jobs: int, seed: int) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(max_iter=500)
+        model.sparksweep_quality = params["quality"]
+        return model
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: Any) -> Any:
+        self.fit(estimator, data)
+        for step in range(1, 61):
+            report(step, lambda: self.predict(estimator, data.X_valid, "binary"))
+        return estimator
+
+    def predict(self, estimator: Any, X: Any, task: str) -> np.ndarray:
+        noise = np.random.default_rng(0).uniform(size=len(X))
+        q = estimator.sparksweep_quality
+        return np.asarray(q * estimator.predict_proba(X)[:, 1] + (1 - q) * noise, dtype=np.float64)

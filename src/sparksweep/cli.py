@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sparksweep.config import SweepSpec
     from sparksweep.registry import ChampionDecision
     from sparksweep.scoring.batch import ScoreReport
-    from sparksweep.search.engine import SweepProgress, SweepResult
-    from sparksweep.search.trial import TrialResult
+    from sparksweep.search.engine import SweepResult
+    from sparksweep.search.progress import ProgressDisplay
 
 __all__ = ["main"]
 
@@ -56,20 +56,11 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _progress_line(result: TrialResult, progress: SweepProgress, metric: str) -> str:
-    head = f"[{progress.finished:>3}/{progress.n_trials}] trial {result.number:<3} {result.family:<30}"
-    best = "-" if progress.best is None else f"{progress.best.value:.5f}"
-    tail = f"best={best}  {result.duration:5.1f}s  elapsed {progress.elapsed:6.1f}s  running {progress.running}"
-    if result.value is not None:
-        return f"{head} {metric}={result.value:.5f}  {tail}"
-    reason = (result.error or "").strip().splitlines()[-1:] or [""]
-    return f"{head} {result.state.value.upper()}: {reason[0][:120]}  {tail}"
-
-
 def _print_summary(result: SweepResult) -> None:
     click.echo("")
     click.echo(
-        f"Sweep finished in {result.duration:.1f}s: {len(result.trials)} trials, parent run {result.sweep_run_id}"
+        f"Sweep finished in {result.duration:.1f}s ({result.stop_reason}): {len(result.trials)} trials, "
+        f"parent run {result.sweep_run_id}"
     )
     failed = [t for t in result.trials if t.value is None]
     if failed:
@@ -103,6 +94,13 @@ def _print_summary(result: SweepResult) -> None:
     )
 
 
+def _display(spec: SweepSpec) -> ProgressDisplay:
+    from sparksweep.scoring.metrics import DEFAULT_METRIC
+    from sparksweep.search.progress import ProgressDisplay
+
+    return ProgressDisplay(spec.metric or (DEFAULT_METRIC[spec.task] if spec.task else "value"))
+
+
 def _run(spec: SweepSpec) -> SweepResult:
     from sparksweep.search.engine import run_sweep
 
@@ -112,13 +110,11 @@ def _run(spec: SweepSpec) -> SweepResult:
         f"with {spec.search.algorithm} on {spec.search.executor}"
         + (f" ({spec.spark.master})" if spec.search.executor == "spark" else "")
     )
-    result_metric: dict[str, str] = {}
-
-    def on_trial(result: TrialResult, progress: SweepProgress) -> None:
-        metric = result_metric.setdefault("name", next(iter(result.metrics), "value"))
-        click.echo(_progress_line(result, progress, metric))
-
-    result = run_sweep(spec, on_trial=on_trial)
+    display = _display(spec)
+    try:
+        result = run_sweep(spec, on_trial=display)
+    finally:
+        display.close()
     _print_summary(result)
     return result
 
@@ -147,6 +143,9 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["spark", "local"]), help="Override search.executor.")
 @click.option("--tracking-uri", help="Override tracking.uri.")
 @click.option("--spark-master", help="Override spark.master (local[*], local[N], spark://host:port).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")
+@click.option("--pruner", type=click.Choice(["none", "median", "successive_halving", "hyperband"]))
+@click.option("--warm-start", help="Parent run id of an earlier sweep whose trials seed the search.")
 def run(
     sweep_file: str,
     n_trials: int | None,
@@ -156,6 +155,9 @@ def run(
     executor: str | None,
     tracking_uri: str | None,
     spark_master: str | None,
+    timeout: float | None,
+    pruner: str | None,
+    warm_start: str | None,
 ) -> None:
     """Run the sweep described by SWEEP_FILE and register its champion."""
     from sparksweep.config import load_spec
@@ -167,11 +169,33 @@ def run(
             "search.algorithm": algorithm,
             "search.seed": seed,
             "search.executor": executor,
+            "search.timeout": timeout,
+            "search.pruner": pruner,
+            "search.warm_start": warm_start,
             "tracking.uri": tracking_uri,
             "spark.master": spark_master,
         }
     )
     _run(spec)
+
+
+@main.command()
+@click.argument("parent_run_id")
+@click.option("--tracking-uri", help="The store the sweep recorded into (default: MLFLOW_TRACKING_URI or mlflow.db).")
+def resume(parent_run_id: str, tracking_uri: str | None) -> None:
+    """Continue the sweep PARENT_RUN_ID whose driver stopped (Ctrl-C, kill -9, a lost machine)."""
+    from sparksweep.search.engine import resume_sweep
+
+    _quiet_libraries()
+    click.echo(f"Resuming sweep {parent_run_id}")
+    from sparksweep.search.progress import ProgressDisplay
+
+    display = ProgressDisplay(None)
+    try:
+        result = resume_sweep(parent_run_id, tracking_uri=tracking_uri, on_trial=display)
+    finally:
+        display.close()
+    _print_summary(result)
 
 
 def _score(

@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sparksweep.errors import SpecError
 
 __all__ = [
+    "PRUNERS",
     "DataSpec",
+    "ParamSpec",
     "RegisterSpec",
     "SearchSpec",
     "SparkSpec",
@@ -30,6 +32,7 @@ __all__ = [
     "Threshold",
     "TrackingSpec",
     "load_spec",
+    "validate_spec",
 ]
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -99,14 +102,73 @@ class DataSpec(_Strict):
         return self.path if self.path is not None else "a DataFrame passed to run_sweep"
 
 
+PRUNERS = ("none", "median", "successive_halving", "hyperband")
+"""Pruner names a sweep file may give as ``search.pruner``."""
+
+
+class ParamSpec(_Strict):
+    """One hyperparameter's distribution in a sweep file, overriding a family's default.
+
+    ``{type: float, low: 0.01, high: 0.3, log: true}``, ``{type: int, low: 2, high: 10}`` or
+    ``{type: categorical, choices: [gini, entropy]}`` (one choice fixes the value).
+    """
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.log:
+                raise ValueError("a categorical parameter takes 'choices' only, not low/high/log")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"a {self.type} parameter takes low/high (and log), not 'choices'")
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} parameter needs both 'low' and 'high'")
+        if not self.low < self.high:
+            raise ValueError(f"needs low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scale parameter needs low > 0, got low={self.low}")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError(f"an int parameter needs whole-number bounds, got low={self.low}, high={self.high}")
+        return self
+
+
 class SearchSpec(_Strict):
-    """How the space is searched and with what budget."""
+    """How the space is searched, with what budget, pruning and validation."""
 
     algorithm: str = Field(default="optuna.tpe", description="A name from sparksweep.search.ALGORITHMS.")
-    n_trials: int = Field(default=20, ge=1, description="How many trials to run.")
+    n_trials: int = Field(default=20, ge=1, description="How many trials to run (a resumed sweep counts earlier ones).")
     parallelism: int | None = Field(default=None, ge=1, description="Trials in flight; default: the task slots.")
     seed: int | None = Field(default=None, description="Seed of the search algorithm.")
-    timeout: float | None = Field(default=None, gt=0, description="Wall-clock budget of the sweep in seconds.")
+    timeout: float | None = Field(
+        default=None, gt=0, description="Wall-clock budget of the sweep in seconds; running trials are then killed."
+    )
+    trial_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds one trial may run before it is cancelled and recorded as killed."
+    )
+    patience: int | None = Field(
+        default=None, ge=1, description="Stop after this many finished trials in a row without a better value."
+    )
+    target: float | None = Field(default=None, description="Stop as soon as a trial reaches this metric value.")
+    pruner: Literal["none", "median", "successive_halving", "hyperband"] = Field(
+        default="none", description="Stop hopeless trials early from their per-round validation scores."
+    )
+    cv: int | None = Field(
+        default=None, ge=2, le=20, description="k-fold cross-validation instead of the holdout split (stratified)."
+    )
+    warm_start: str | None = Field(
+        default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
+    )
+    space: dict[str, dict[str, ParamSpec]] = Field(
+        default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."
+    )
     executor: Literal["spark", "local"] = Field(default="spark", description="Run trials on Spark or a process pool.")
 
     @field_validator("algorithm")
@@ -117,6 +179,15 @@ class SearchSpec(_Strict):
         if value not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {value!r}; choose one of {sorted(ALGORITHMS)}")
         return value
+
+    @model_validator(mode="after")
+    def _compatible(self) -> SearchSpec:
+        if self.cv is not None and self.pruner != "none":
+            raise ValueError(
+                f"pruner {self.pruner!r} cannot be combined with cv={self.cv} (a pruned trial would leave folds "
+                "unscored); use the holdout split (remove 'cv') or set pruner: none"
+            )
+        return self
 
 
 _THRESHOLD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
@@ -267,6 +338,16 @@ class SweepSpec(_Strict):
 
             get_metric(value)
         return value
+
+    @model_validator(mode="after")
+    def _space_families_listed(self) -> SweepSpec:
+        unknown = sorted(set(self.search.space) - set(self.models))
+        if unknown:
+            raise ValueError(
+                f"search.space overrides families {unknown} that are not in 'models' ({self.models}); "
+                "add them to 'models' or remove their overrides"
+            )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:

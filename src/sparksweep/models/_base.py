@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from sparksweep.data import TrainingData
+    from sparksweep.search.pruning import StepReport
 
 __all__ = ["BaseModelFamily", "SavedModel"]
 
@@ -131,6 +132,14 @@ class BaseModelFamily(abc.ABC):
         model = self.with_preprocessing(estimator, data)
         model.fit(data.X_train, data.y_train, **self.weight_kwargs(model, data))
         return model
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        """Fit like :meth:`fit`, calling ``report(step, predict)`` as training goes (for pruning).
+
+        Boosting families call it after each round; ``report`` raises to stop a hopeless trial. The default fits
+        without reporting, so the trial is never pruned.
+        """
+        return self.fit(estimator, data)
 
     def predict(self, estimator: Any, X: pd.DataFrame, task: str) -> np.ndarray:
         """Predictions in sparksweep's convention (see :mod:`sparksweep.scoring.metrics`)."""

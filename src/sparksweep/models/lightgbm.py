@@ -7,12 +7,17 @@ and FLAML's LightGBM space (flaml/automl/model.py), with ``n_estimators`` left t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from sparksweep._imports import require
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily, SavedModel
 from sparksweep.search.space import Distribution, Float, Int
+
+if TYPE_CHECKING:
+    from sparksweep.search.pruning import StepReport
 
 __all__ = ["LightGBMFamily"]
 
@@ -43,6 +48,16 @@ class LightGBMFamily(BaseModelFamily):
         return cls(n_estimators=1000, subsample_freq=1, n_jobs=n_jobs, random_state=seed, verbose=-1, **params)
 
     def fit(self, estimator: Any, data: TrainingData) -> Any:
+        return self._fit(estimator, data, [])
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        def after_round(env: Any) -> None:
+            step = env.iteration + 1
+            report(step, lambda: np.asarray(env.model.predict(data.X_valid, num_iteration=step), dtype=np.float64))
+
+        return self._fit(estimator, data, [after_round])
+
+    def _fit(self, estimator: Any, data: TrainingData, callbacks: list[Any]) -> Any:
         lgb = require("lightgbm", "the lightgbm model family")
         # Columns of pandas "category" dtype are LightGBM categorical features (categorical_feature="auto").
         estimator.fit(
@@ -51,7 +66,7 @@ class LightGBMFamily(BaseModelFamily):
             sample_weight=data.w_train,
             eval_X=(data.X_valid,),
             eval_y=(data.y_valid,),
-            callbacks=[lgb.early_stopping(30, verbose=False)],
+            callbacks=[lgb.early_stopping(30, verbose=False), *callbacks],
         )
         return estimator
 

@@ -21,7 +21,7 @@ and standardized numbers.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily
 from sparksweep.models._preprocessing import Encoding, make_preprocessor
 from sparksweep.search.space import Categorical, Distribution, Float, Int
+
+if TYPE_CHECKING:
+    from sparksweep.search.pruning import StepReport
 
 __all__ = [
     "ExtraTreesFamily",
@@ -84,6 +87,21 @@ class HistGradientBoostingFamily(BaseModelFamily):
 
     def fit(self, estimator: Any, data: TrainingData) -> Any:
         estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train, X_val=data.X_valid, y_val=data.y_valid)
+        return estimator
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        # HGB has no callbacks: grow it in chunks of 10 iterations with warm_start, reporting after each.
+        total = int(estimator.max_iter)
+        estimator.set_params(warm_start=True)
+        try:
+            for rounds in range(10, total + 10, 10):
+                estimator.set_params(max_iter=min(rounds, total))
+                self.fit(estimator, data)
+                report(int(estimator.n_iter_), lambda: self.predict(estimator, data.X_valid, data.task))
+                if estimator.n_iter_ < min(rounds, total):  # early stopping ended it
+                    break
+        finally:
+            estimator.set_params(warm_start=False, max_iter=total)
         return estimator
 
 

@@ -7,12 +7,17 @@ Ranges follow the XGBoost parameter-tuning notes and Probst et al., "Tunability"
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from sparksweep._imports import require
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily, SavedModel
 from sparksweep.search.space import Distribution, Float, Int
+
+if TYPE_CHECKING:
+    from sparksweep.search.pruning import StepReport
 
 __all__ = ["XGBoostFamily"]
 
@@ -59,6 +64,26 @@ class XGBoostFamily(BaseModelFamily):
             verbose=False,
         )
         return estimator
+
+    def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        xgb = require("xgboost", "the xgboost model family")
+        valid: list[Any] = []  # the DMatrix, built on the first score that is due
+
+        def predict(booster: Any, rounds: int) -> np.ndarray:
+            if not valid:
+                valid.append(xgb.DMatrix(data.X_valid, enable_categorical=True))
+            return np.asarray(booster.predict(valid[0], iteration_range=(0, rounds)), dtype=np.float64)
+
+        class _Report(xgb.callback.TrainingCallback):  # type: ignore[misc,name-defined]
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                report(epoch + 1, lambda: predict(model, epoch + 1))
+                return False
+
+        estimator.set_params(callbacks=[_Report()])
+        try:
+            return self.fit(estimator, data)
+        finally:
+            estimator.set_params(callbacks=None)
 
     def save(self, estimator: Any, directory: Path) -> SavedModel:
         path = directory / "model.ubj"

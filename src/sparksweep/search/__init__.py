@@ -15,8 +15,10 @@ from sparksweep.search.trial import Proposal, TrialResult, TrialState
 if TYPE_CHECKING:
     from sparksweep.search.algorithms import ALGORITHMS, BaseSearcher, make_searcher
     from sparksweep.search.champion import ChampionDecision, register_champion
-    from sparksweep.search.engine import SweepProgress, SweepResult, run_sweep
+    from sparksweep.search.engine import SweepProgress, SweepResult, resume_sweep, run_sweep
     from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
+    from sparksweep.search.objective import optimize
+    from sparksweep.search.worker import TrialContext
 
 __all__ = [
     "ALGORITHMS",
@@ -32,11 +34,14 @@ __all__ = [
     "SparkExecutor",
     "SweepProgress",
     "SweepResult",
+    "TrialContext",
     "TrialResult",
     "TrialState",
     "get_spark",
     "make_searcher",
+    "optimize",
     "register_champion",
+    "resume_sweep",
     "run_sweep",
 ]
 
@@ -49,6 +54,9 @@ _LAZY = {
     "SweepProgress": "sparksweep.search.engine",
     "SweepResult": "sparksweep.search.engine",
     "run_sweep": "sparksweep.search.engine",
+    "resume_sweep": "sparksweep.search.engine",
+    "optimize": "sparksweep.search.objective",
+    "TrialContext": "sparksweep.search.worker",
     "BaseExecutor": "sparksweep.search.executors",
     "LocalExecutor": "sparksweep.search.executors",
     "SparkExecutor": "sparksweep.search.executors",

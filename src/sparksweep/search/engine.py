@@ -1,5 +1,10 @@
 """The sweep loop: keep ``parallelism`` trials in flight, learn from each result as it arrives, record everything.
 
+A sweep stops when its budget is spent: ``n_trials`` finished trials, the wall-clock ``timeout``, ``patience``
+trials in a row without a better value, or the ``target`` value reached. Trials still running then are cancelled
+through their Spark job group and recorded as killed. A sweep whose driver died continues with :func:`resume_sweep`
+from what MLflow holds.
+
 Example:
     >>> from sparksweep.config import load_spec
     >>> result = run_sweep(load_spec("examples/churn.yaml"))  # doctest: +SKIP
@@ -8,31 +13,47 @@ Example:
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from sparksweep.config import DEFAULT_TRACKING_URI, validate_spec
 from sparksweep.data import Dataset, load_table, prepare_dataset
-from sparksweep.errors import SpecError
+from sparksweep.errors import DataError, SpecError
 from sparksweep.models import get_family
 from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
-from sparksweep.search.algorithms import make_searcher
+from sparksweep.search.algorithms import BaseSearcher, make_searcher
 from sparksweep.search.champion import ChampionDecision, register_champion
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
-from sparksweep.search.space import SearchSpace
-from sparksweep.search.tracking import SweepTracker, resolve_tracking_uri
-from sparksweep.search.trial import Proposal, TrialResult, TrialState
+from sparksweep.search.pruning import PruningLedger
+from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
+from sparksweep.search.tracking import (
+    TAG_DATA_PATH,
+    TAG_STOP_REASON,
+    RecordedTrial,
+    SweepTracker,
+    prepare_store,
+    read_spec_yaml,
+    read_sweep_run,
+    read_trials,
+    resolve_tracking_uri,
+)
+from sparksweep.search.trial import PastTrial, Proposal, TrialResult, TrialState
 from sparksweep.search.worker import TrialTask
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame as SparkDataFrame
 
-    from sparksweep.config import SweepSpec
+    from sparksweep.config import ParamSpec, SearchSpec, SweepSpec
 
-__all__ = ["SweepProgress", "SweepResult", "run_sweep"]
+__all__ = ["SweepProgress", "SweepResult", "build_space", "resume_sweep", "run_sweep"]
 
 
 @dataclass
@@ -42,13 +63,22 @@ class SweepProgress:
     n_trials: int
     finished: int = 0
     failed: int = 0
+    pruned: int = 0
+    killed: int = 0
     running: int = 0
     best: TrialResult | None = None
     started: float = field(default_factory=time.monotonic)
+    timeout: float | None = None
+    since_best: int = 0
+    """Finished trials in a row without a better value (what ``patience`` counts)."""
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def remaining_time(self) -> float | None:
+        return None if self.timeout is None else max(0.0, self.timeout - self.elapsed)
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,8 @@ class SweepResult:
     best: TrialResult | None
     champion: ChampionDecision | None
     duration: float
+    stop_reason: str = "n_trials"
+    """Why the sweep stopped: ``n_trials``, ``timeout``, ``patience`` or ``target``."""
 
     def top(self, n: int = 5) -> list[TrialResult]:
         """The ``n`` best completed trials, best first."""
@@ -73,7 +105,16 @@ class SweepResult:
         return sorted(done, key=lambda t: t.value or 0.0, reverse=reverse)[:n]
 
 
-def _build_space(models: list[str], task: str) -> SearchSpace:
+def _distribution(spec: ParamSpec) -> Distribution:
+    if spec.type == "categorical":
+        return Categorical(tuple(spec.choices or ()))
+    if spec.type == "int":
+        return Int(int(spec.low or 0), int(spec.high or 0), log=spec.log)
+    return Float(float(spec.low or 0.0), float(spec.high or 0.0), log=spec.log)
+
+
+def build_space(models: list[str], task: str, overrides: dict[str, dict[str, ParamSpec]] | None = None) -> SearchSpace:
+    """The families' default spaces for ``task``, with a sweep file's ``search.space`` overrides applied."""
     families = {}
     for name in models:
         family = get_family(name)
@@ -83,7 +124,12 @@ def _build_space(models: list[str], task: str) -> SearchSpace:
                 "remove it from 'models' or set 'task'"
             )
         families[name] = family.default_space(task)
-    return SearchSpace(families)
+    space = SearchSpace(families)
+    if overrides:
+        space = space.with_overrides(
+            {fam: {p: _distribution(d) for p, d in params.items()} for fam, params in overrides.items()}
+        )
+    return space
 
 
 def _resolve_metric(spec: SweepSpec, task: str) -> Metric:
@@ -109,6 +155,15 @@ def _make_executor(spec: SweepSpec, spark: Any) -> BaseExecutor:
     return SparkExecutor(session, spec.search.parallelism)
 
 
+@dataclass(frozen=True)
+class _Resume:
+    """What an earlier run of the same sweep left in MLflow."""
+
+    parent_run_id: str
+    trials: list[RecordedTrial]
+    elapsed: float
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -131,6 +186,98 @@ def run_sweep(
     Returns:
         The sweep's result; its trials are also in MLflow under the parent run ``sweep_run_id``.
     """
+    return _sweep(spec, data=data, spark=spark, executor=executor, on_trial=on_trial, resume=None, run_tags=run_tags)
+
+
+def resume_sweep(
+    parent_run_id: str,
+    *,
+    tracking_uri: str | None = None,
+    data: pd.DataFrame | SparkDataFrame | None = None,
+    spark: Any = None,
+    executor: BaseExecutor | None = None,
+    on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
+) -> SweepResult:
+    """Continue a sweep whose driver died, from what MLflow holds (MLflow is the only store needed).
+
+    The sweep file is read from the parent run, its finished trials are told to a new search algorithm, child runs
+    the dead driver left RUNNING are marked KILLED, numbering continues after the highest trial number, and the
+    budget counts what was already done (finished trials towards ``n_trials``, time towards ``timeout``).
+
+    Args:
+        parent_run_id: The sweep's parent run id (printed when it started; tag ``sparksweep.kind=sweep``).
+        tracking_uri: The store the sweep recorded into (default: ``MLFLOW_TRACKING_URI``, else
+            ``sqlite:///mlflow.db``).
+        data: The sweep's data as a DataFrame, instead of reading the path it recorded.
+        spark: A SparkSession to run trials on.
+        executor: An executor to use instead of the one the sweep file names.
+        on_trial: Called in the driver after each new trial.
+
+    Example:
+        >>> result = resume_sweep("3f2a...", tracking_uri="sqlite:///mlflow.db")  # doctest: +SKIP
+    """
+    uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    client = prepare_store(uri)
+    parent = read_sweep_run(client, parent_run_id)
+    raw = yaml.safe_load(read_spec_yaml(client, parent_run_id))
+    spec = validate_spec(raw, source=f"the sweep file recorded on run {parent_run_id}").with_overrides(
+        **{"tracking.uri": uri}
+    )
+    if data is None and spec.data.path is not None and not Path(spec.data.path).exists():
+        recorded = parent.data.tags.get(TAG_DATA_PATH)
+        if recorded and Path(recorded).exists():
+            spec = spec.with_overrides(**{"data.path": recorded})
+    metric = parent.data.params.get("metric") or spec.metric or ""
+    trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric)
+    ends = [t.ended or t.started for t in trials]
+    started = (parent.info.start_time or 0) / 1000
+    elapsed = max([e - started for e in ends], default=0.0)
+    resume = _Resume(parent_run_id, trials, elapsed)
+    return _sweep(spec, data=data, spark=spark, executor=executor, on_trial=on_trial, resume=resume)
+
+
+def _check_fingerprint(recorded: str | None, dataset: Dataset, run_id: str) -> None:
+    if recorded and recorded != dataset.fingerprint:
+        raise DataError(
+            f"the data differs from what sweep {run_id} was run on (fingerprint {dataset.fingerprint} vs recorded "
+            f"{recorded}); resume with the same data, or start a new sweep (warm_start: {run_id} reuses its trials)"
+        )
+
+
+def _warm_trials(tracker: SweepTracker, run_id: str, space: SearchSpace, metric: Metric) -> list[PastTrial]:
+    """The finished trials of the earlier sweep ``run_id``, checked against this sweep's space and metric."""
+    parent = read_sweep_run(tracker.client, run_id)
+    their_metric = parent.data.params.get("metric")
+    if their_metric != metric.name:
+        raise SpecError(
+            f"search.warm_start: sweep {run_id} optimized {their_metric!r}, this one optimizes {metric.name!r}; "
+            "warm-start from a sweep with the same metric"
+        )
+    recorded = read_trials(tracker.client, parent.info.experiment_id, run_id, metric.name)
+    past = []
+    for trial in recorded:
+        if trial.state in (TrialState.RUNNING, TrialState.KILLED):
+            continue
+        try:
+            past.append(trial.to_past(space))
+        except SpecError as exc:
+            raise SpecError(
+                f"search.warm_start: trial {trial.number} of sweep {run_id} does not fit this sweep's space: {exc}. "
+                "Warm-start from a sweep over the same families and ranges (or widen search.space)"
+            ) from None
+    return past
+
+
+def _sweep(
+    spec: SweepSpec,
+    *,
+    data: pd.DataFrame | SparkDataFrame | None,
+    spark: Any,
+    executor: BaseExecutor | None,
+    on_trial: Callable[[TrialResult, SweepProgress], None] | None,
+    resume: _Resume | None,
+    run_tags: dict[str, str] | None = None,
+) -> SweepResult:
     started = time.monotonic()
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
     # The store is created in the driver before Spark starts and before any worker writes to it.
@@ -140,35 +287,63 @@ def run_sweep(
     frame = load_table(spec.data, data, spark)
     dataset = prepare_dataset(frame, spec.data, spec.task)
     metric = _resolve_metric(spec, dataset.task)
-    space = _build_space(spec.models, dataset.task)
+    space = build_space(spec.models, dataset.task, spec.search.space)
     for name in spec.models:  # data a family cannot fit is refused before any trial runs
         get_family(name).check_data(dataset.training)
     searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
+    past: list[RecordedTrial] = []
+    if resume is not None:
+        parent = read_sweep_run(tracker.client, resume.parent_run_id)
+        _check_fingerprint(parent.data.params.get("data_fingerprint"), dataset, resume.parent_run_id)
+        past = resume.trials
+    elif spec.search.warm_start is not None:
+        searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
     own_executor = executor is None
     runner = executor if executor is not None else _make_executor(spec, spark)
-    tracker.start(
-        run_name=f"sweep-{spec.search.algorithm}-{time.strftime('%Y%m%d-%H%M%S')}",
-        params={
-            "algorithm": spec.search.algorithm,
-            "n_trials": spec.search.n_trials,
-            "parallelism": runner.slots,
-            "metric": metric.name,
-            "direction": metric.direction.value,
-            "task": dataset.task,
-            "models": ",".join(spec.models),
-            "executor": runner.name,
-            "seed": spec.search.seed,
-            "data_path": spec.data.source,
-            "data_fingerprint": dataset.fingerprint,
-            "n_rows": dataset.n_rows,
-            "n_features": len(dataset.features),
-        },
-        spec_yaml=spec.to_yaml(),
-        tags=run_tags,
-    )
+    try:
+        if spec.search.trial_timeout is not None and not runner.can_cancel_running:
+            raise SpecError(
+                f"search.trial_timeout needs an executor that can stop a running trial; the {runner.name!r} "
+                "executor cannot. Use search.executor: spark, or remove trial_timeout"
+            )
+        if resume is not None:
+            tracker.attach(resume.parent_run_id)
+            for trial in past:
+                if trial.state is TrialState.RUNNING:
+                    why = "the sweep's driver stopped during this trial"
+                    tracker.fail_trial(trial.run_id, TrialState.KILLED, why, lost=True)
+            past = [_killed_if_running(t) for t in past]
+            searcher.add_past([t.to_past(space) for t in past])
+        else:
+            tracker.start(
+                run_name=f"sweep-{spec.search.algorithm}-{time.strftime('%Y%m%d-%H%M%S')}",
+                params=_sweep_params(spec, runner, metric, dataset),
+                spec_yaml=spec.to_yaml(),
+                tags=run_tags,
+            )
+            if data is None and spec.data.path is not None:
+                tracker.set_tags({TAG_DATA_PATH: str(Path(spec.data.path).resolve())})
+    except BaseException:
+        if own_executor:
+            runner.shutdown()
+        raise
+    earlier = [t.to_result(space) for t in past]
     status = "FAILED"
     try:
-        trials = _loop(spec, dataset, metric, searcher, runner, tracker, on_trial)
+        loop = _Loop(
+            spec=spec.search,
+            metric=metric,
+            searcher=searcher,
+            runner=runner,
+            tracker=tracker,
+            on_trial=on_trial,
+            make_task=_model_task_factory(spec, dataset, metric, runner, tracking_uri),
+            data=dataset.training,
+            earlier=earlier,
+            lost={t.number for t in past if t.lost},
+            elapsed_before=0.0 if resume is None else resume.elapsed,
+        )
+        trials, stop_reason = loop.run()
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -178,6 +353,7 @@ def run_sweep(
             runner.shutdown()
         if status != "FINISHED":
             tracker.finish(status)
+    tracker.set_tags({TAG_STOP_REASON: stop_reason})
     best = _best(trials, metric.direction)
     champion = None
     if best is not None:
@@ -217,14 +393,74 @@ def run_sweep(
         best=best,
         champion=champion,
         duration=time.monotonic() - started,
+        stop_reason=stop_reason,
     )
+
+
+def _killed_if_running(trial: RecordedTrial) -> RecordedTrial:
+    if trial.state is not TrialState.RUNNING:
+        return trial
+    return replace(trial, state=TrialState.KILLED, error="the sweep's driver stopped during this trial")
+
+
+def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset: Dataset) -> dict[str, Any]:
+    return {
+        "algorithm": spec.search.algorithm,
+        "n_trials": spec.search.n_trials,
+        "parallelism": runner.slots,
+        "metric": metric.name,
+        "direction": metric.direction.value,
+        "task": dataset.task,
+        "models": ",".join(spec.models),
+        "executor": runner.name,
+        "seed": spec.search.seed,
+        "pruner": spec.search.pruner,
+        "cv": spec.search.cv,
+        "warm_start": spec.search.warm_start,
+        "data_path": spec.data.source,
+        "data_fingerprint": dataset.fingerprint,
+        "n_rows": dataset.n_rows,
+        "n_features": len(dataset.features),
+    }
+
+
+_TaskFactory = Callable[[int, str, Proposal, Any, Any], Any]
+"""(number, run_id, proposal, data handle, pruning context) -> the task an executor runs."""
+
+
+def _model_task_factory(
+    spec: SweepSpec, dataset: Dataset, metric: Metric, runner: BaseExecutor, tracking_uri: str
+) -> _TaskFactory:
+    base_seed = spec.search.seed or 0
+
+    def make(number: int, run_id: str, proposal: Proposal, handle: Any, pruning: Any) -> TrialTask:
+        return TrialTask(
+            number=number,
+            run_id=run_id,
+            tracking_uri=tracking_uri,
+            family=get_family(proposal.family),
+            params=proposal.params,
+            task=dataset.task,
+            metric=spec.metric or metric.name,  # an import path is resolved again in the worker
+            features=dataset.features,
+            classes=dataset.classes,
+            n_jobs=runner.cores_per_trial,
+            seed=base_seed + number,
+            data=handle,
+            autolog=spec.tracking.autolog,
+            log_model=spec.tracking.log_models,
+            pruning=pruning,
+            cv=spec.search.cv,
+        )
+
+    return make
 
 
 def _value(trial: TrialResult | None) -> float | None:
     return None if trial is None else trial.value
 
 
-def _best(trials: list[TrialResult], direction: Direction) -> TrialResult | None:
+def _best(trials: Sequence[TrialResult], direction: Direction) -> TrialResult | None:
     best: TrialResult | None = None
     for trial in trials:
         complete = trial.state is TrialState.COMPLETE and trial.value is not None
@@ -238,89 +474,169 @@ class _InFlight:
     number: int
     proposal: Proposal
     run_id: str
+    started: float = field(default_factory=time.monotonic)
+    killed: str | None = None
+    """Why the engine cancelled this trial (sweep timeout, trial_timeout, target, patience), if it did."""
 
 
-def _loop(
-    spec: SweepSpec,
-    dataset: Dataset,
-    metric: Metric,
-    searcher: Any,
-    runner: BaseExecutor,
-    tracker: SweepTracker,
-    on_trial: Callable[[TrialResult, SweepProgress], None] | None,
-) -> list[TrialResult]:
-    handle = runner.share(dataset.training)
-    progress = SweepProgress(n_trials=spec.search.n_trials)
-    deadline = None if spec.search.timeout is None else progress.started + spec.search.timeout
-    running: dict[Future[TrialResult], _InFlight] = {}
-    results: list[TrialResult] = []
-    next_number = 0
-    base_seed = spec.search.seed or 0
-    try:
-        while True:
-            out_of_time = deadline is not None and time.monotonic() >= deadline
-            while len(running) < runner.slots and next_number < spec.search.n_trials and not out_of_time:
-                proposal = searcher.ask()
-                run_id = tracker.start_trial(next_number, proposal.family, proposal.params)
-                task = TrialTask(
-                    number=next_number,
-                    run_id=run_id,
-                    tracking_uri=tracker.tracking_uri,
-                    family=get_family(proposal.family),
-                    params=proposal.params,
-                    task=dataset.task,
-                    metric=spec.metric or metric.name,  # an import path is resolved again in the worker
-                    features=dataset.features,
-                    classes=dataset.classes,
-                    n_jobs=runner.cores_per_trial,
-                    seed=base_seed + next_number,
-                    data=handle,
-                    autolog=spec.tracking.autolog,
-                    log_model=spec.tracking.log_models,
-                )
-                running[runner.submit(task)] = _InFlight(next_number, proposal, run_id)
-                next_number += 1
-            progress.running = len(running)
-            if not running:
-                break
-            wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done, _ = wait(list(running), timeout=wait_for, return_when=FIRST_COMPLETED)
-            cancelled = False
-            if not done:  # the sweep's time is up: cancel what still runs, and record it as killed
-                runner.cancel_all()
-                cancelled = True
-                done, _ = wait(list(running))
-            for future in done:
-                flight = running.pop(future)
-                result = _collect(future, flight, tracker, killed=cancelled)
-                searcher.tell(flight.proposal, result.value, result.state)
-                results.append(result)
-                progress.finished += 1
-                progress.running = len(running)
-                if result.state is TrialState.FAILED:
-                    progress.failed += 1
-                complete = result.state is TrialState.COMPLETE and result.value is not None
-                if complete and metric.direction.better(result.value or 0.0, _value(progress.best)):
-                    progress.best = result
-                # Stepped by completion order (trials finish out of order), so the curve is monotone.
-                tracker.log_progress(metric.name, _value(progress.best), step=progress.finished - 1)
-                if on_trial is not None:
-                    on_trial(result, progress)
-    except BaseException:
-        runner.cancel_all()
-        for flight in running.values():
-            tracker.fail_trial(flight.run_id, TrialState.KILLED, "the sweep stopped before this trial finished")
-        raise
-    return sorted(results, key=lambda r: r.number)
+class _Loop:
+    """One sweep's dispatch loop: budgets, stopping rules, cancellation, pruning evidence, progress."""
+
+    def __init__(
+        self,
+        *,
+        spec: SearchSpec,
+        metric: Metric,
+        searcher: BaseSearcher,
+        runner: BaseExecutor,
+        tracker: SweepTracker,
+        on_trial: Callable[[TrialResult, SweepProgress], None] | None,
+        make_task: _TaskFactory,
+        data: Any,
+        earlier: list[TrialResult],
+        lost: set[int] | None = None,
+        elapsed_before: float = 0.0,
+    ) -> None:
+        self.spec = spec
+        self.metric = metric
+        self.searcher = searcher
+        self.runner = runner
+        self.tracker = tracker
+        self.on_trial = on_trial
+        self.make_task = make_task
+        self.data = data
+        self.results: list[TrialResult] = list(earlier)
+        self.ledger = None if spec.pruner == "none" else PruningLedger(spec.pruner, metric.direction)
+        self.progress = SweepProgress(n_trials=spec.n_trials, timeout=spec.timeout)
+        self.progress.started -= elapsed_before
+        self.next_number = max((t.number for t in earlier), default=-1) + 1
+        # The budget counts every trial that ran to an outcome (a timed-out trial too); trials lost with a dead
+        # driver are run again.
+        self.done_count = 0
+        for trial in earlier:
+            self._count(trial, lost=trial.number in (lost or set()))
+        self.stop_reason: str | None = None
+        self.running: dict[Future[Any], _InFlight] = {}
+
+    def _count(self, result: TrialResult, lost: bool = False) -> None:
+        p = self.progress
+        if lost:
+            p.killed += 1
+            return
+        self.done_count += 1
+        if result.state is TrialState.KILLED:
+            p.killed += 1
+            return
+        p.finished += 1
+        if result.state is TrialState.FAILED:
+            p.failed += 1
+        elif result.state is TrialState.PRUNED:
+            p.pruned += 1
+        complete = result.state is TrialState.COMPLETE and result.value is not None
+        if complete and self.metric.direction.better(result.value or 0.0, _value(p.best)):
+            p.best = result
+            p.since_best = 0
+        else:
+            p.since_best += 1
+        if self.ledger is not None:
+            self.ledger.record(result)
+
+    def _check_stop(self) -> None:
+        if self.stop_reason is not None:
+            return
+        s, p = self.spec, self.progress
+        best = _value(p.best)
+        if s.target is not None and best is not None and not self.metric.direction.better(s.target, best):
+            self._stop("target", f"the sweep reached its target {s.target}")
+        elif s.patience is not None and p.since_best >= s.patience:
+            self._stop("patience", f"{s.patience} trials in a row without a better value")
+        elif s.timeout is not None and p.elapsed >= s.timeout:
+            self._stop("timeout", f"the sweep's timeout of {s.timeout}s ran out")
+        elif self.done_count >= s.n_trials:
+            self.stop_reason = "n_trials"
+
+    def _stop(self, reason: str, why: str) -> None:
+        self.stop_reason = reason
+        if self.running:
+            for flight in self.running.values():
+                flight.killed = flight.killed or f"cancelled: {why}"
+            self.runner.cancel_all()
+
+    def _dispatch(self, handle: Any) -> None:
+        budget = self.spec.n_trials - self.done_count
+        while self.stop_reason is None and len(self.running) < min(self.runner.slots, budget):
+            proposal = self.searcher.ask()
+            number = self.next_number
+            self.next_number += 1
+            run_id = self.tracker.start_trial(number, proposal.family, proposal.params)
+            pruning = None if self.ledger is None else self.ledger.snapshot()
+            task = self.make_task(number, run_id, proposal, handle, pruning)
+            self.running[self.runner.submit(task)] = _InFlight(number, proposal, run_id)
+
+    def _wake_in(self) -> float | None:
+        now = time.monotonic()
+        times = []
+        if self.spec.timeout is not None and self.stop_reason is None:
+            times.append(self.progress.started + self.spec.timeout - now)
+        if self.spec.trial_timeout is not None:
+            times += [f.started + self.spec.trial_timeout - now for f in self.running.values() if f.killed is None]
+        return max(0.0, min(times)) if times else None
+
+    def _enforce_trial_timeout(self) -> None:
+        limit = self.spec.trial_timeout
+        if limit is None:
+            return
+        now = time.monotonic()
+        for flight in self.running.values():
+            if flight.killed is None and now - flight.started >= limit:
+                flight.killed = f"cancelled: the trial ran past its trial_timeout of {limit}s"
+                self.runner.cancel(flight.number)
+
+    def run(self) -> tuple[list[TrialResult], str]:
+        handle = None if self.data is None else self.runner.share(self.data)
+        try:
+            while True:
+                self._check_stop()
+                self._dispatch(handle)
+                self.progress.running = len(self.running)
+                if not self.running:
+                    break
+                done, _ = wait(list(self.running), timeout=self._wake_in(), return_when=FIRST_COMPLETED)
+                self._check_stop()  # the sweep's timeout
+                self._enforce_trial_timeout()
+                for future in done:
+                    self._finish(future)
+        except BaseException:
+            self.runner.cancel_all()
+            for flight in self.running.values():
+                why = "the sweep stopped before this trial finished"
+                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why)
+            raise
+        return sorted(self.results, key=lambda r: r.number), self.stop_reason or "n_trials"
+
+    def _finish(self, future: Future[Any]) -> None:
+        flight = self.running.pop(future)
+        result = _collect(future, flight, self.tracker)
+        self.searcher.tell(flight.proposal, result.value, result.state)
+        self.results.append(result)
+        self._count(result)
+        p = self.progress
+        p.running = len(self.running)
+        # Stepped by completion order (trials finish out of order), so the curve is monotone.
+        self.tracker.log_progress(self.metric.name, _value(p.best), step=p.finished + p.killed - 1)
+        if self.on_trial is not None:
+            self.on_trial(result, p)
+        self._check_stop()
 
 
-def _collect(future: Future[TrialResult], flight: _InFlight, tracker: SweepTracker, killed: bool) -> TrialResult:
+def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> TrialResult:
     """The trial's result; a task that never reported back is recorded as failed (or killed, when cancelled)."""
     try:
-        return future.result()
+        result: TrialResult = future.result()
+        return result
     except Exception as exc:
-        state = TrialState.KILLED if killed else TrialState.FAILED
-        error = f"{type(exc).__name__}: {exc}"
+        state = TrialState.KILLED if flight.killed else TrialState.FAILED
+        error = flight.killed or f"{type(exc).__name__}: {exc}"
         tracker.fail_trial(flight.run_id, state, error)
         return TrialResult(
             number=flight.number,

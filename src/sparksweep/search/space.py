@@ -113,7 +113,60 @@ class SearchSpace:
                 params[name] = trial.suggest_categorical(key, list(dist.choices))
         return family, params
 
+    def optuna_distributions(self, family: str) -> dict[str, Any]:
+        """The Optuna distributions of one family's trial, by internal name (the family choice included)."""
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        out: dict[str, Any] = {FAMILY_PARAM: CategoricalDistribution(list(self.family_names))}
+        for name, dist in self.families[family].items():
+            key = self.internal_name(family, name)
+            if isinstance(dist, Float):
+                out[key] = FloatDistribution(dist.low, dist.high, log=dist.log)
+            elif isinstance(dist, Int):
+                out[key] = IntDistribution(dist.low, dist.high, log=dist.log)
+            else:
+                out[key] = CategoricalDistribution(list(dist.choices))
+        return out
+
+    @property
+    def has_categorical(self) -> bool:
+        """True when the space has a categorical choice: of the family (several families) or of a parameter."""
+        if len(self.families) > 1:
+            return True
+        return any(isinstance(d, Categorical) for params in self.families.values() for d in params.values())
+
+    # ---- Values read back (resume, warm start) ------------------------------------------------------------------
+    def check(self, family: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``params`` typed by the family's distributions (MLflow gives strings back), or raise
+        :class:`SpecError` naming the first parameter that does not fit this space."""
+        if family not in self.families:
+            raise SpecError(f"family {family!r} is not in this search space (it has {list(self.family_names)})")
+        dists = self.families[family]
+        if set(params) != set(dists):
+            raise SpecError(
+                f"family {family!r} has parameters {sorted(params)}, but this space searches {sorted(dists)}"
+            )
+        out: dict[str, Any] = {}
+        for name, dist in dists.items():
+            out[name] = _typed(family, name, dist, params[name])
+        return out
+
     # ---- Hyperopt -----------------------------------------------------------------------------------------------
+    def hyperopt_vals(self, family: str, params: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """The ``misc.vals`` of a Hyperopt trial document that samples ``family`` with ``params`` (choices as
+        indexes, as Hyperopt stores them); labels of the other families are empty."""
+        vals: dict[str, list[Any]] = {FAMILY_PARAM: [self.family_names.index(family)]}
+        for other, dists in self.families.items():
+            for name, dist in dists.items():
+                key = self.internal_name(other, name)
+                if other != family:
+                    vals[key] = []
+                elif isinstance(dist, Categorical):
+                    vals[key] = [list(dist.choices).index(params[name])]
+                else:  # Hyperopt keeps the sampled number itself (a quantized float for integers)
+                    vals[key] = [float(params[name])]
+        return vals
+
     def to_hyperopt(self) -> Any:
         """Compile to a Hyperopt expression; a sample is ``{"model_family": name, "params": {...}}``."""
         from hyperopt import hp
@@ -142,6 +195,15 @@ class SearchSpace:
             options.append({FAMILY_PARAM: family, "params": compiled})
         return hp.choice(FAMILY_PARAM, options)
 
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Distribution]]) -> SearchSpace:
+        """A copy where each family's listed parameters replace (or add to) its defaults."""
+        families = {name: dict(params) for name, params in self.families.items()}
+        for family, params in overrides.items():
+            if family not in families:
+                raise SpecError(f"cannot override family {family!r}: it is not searched ({list(families)})")
+            families[family].update(params)
+        return SearchSpace(families)
+
     def clip(self, family: str, params: dict[str, Any]) -> dict[str, Any]:
         """Keep integer parameters inside their range (Hyperopt's rounding can step past an end)."""
         out = dict(params)
@@ -149,3 +211,19 @@ class SearchSpace:
             if isinstance(dist, Int) and name in out:
                 out[name] = int(min(max(int(out[name]), dist.low), dist.high))
         return out
+
+
+def _typed(family: str, name: str, dist: Distribution, raw: Any) -> Any:
+    where = f"parameter {name!r} of family {family!r}"
+    if isinstance(dist, Categorical):
+        for choice in dist.choices:
+            if choice == raw or str(choice) == str(raw):
+                return choice
+        raise SpecError(f"{where} is {raw!r}, which is not one of the choices {list(dist.choices)}")
+    try:
+        value: float = int(float(raw)) if isinstance(dist, Int) else float(raw)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where} is {raw!r}, not a number as its {type(dist).__name__} range needs") from None
+    if not dist.low <= value <= dist.high:
+        raise SpecError(f"{where} is {value}, outside this space's range [{dist.low}, {dist.high}]")
+    return value

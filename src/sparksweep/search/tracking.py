@@ -8,22 +8,42 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import SpecError
 from sparksweep.search.space import FAMILY_PARAM
-from sparksweep.search.trial import TrialState
+from sparksweep.search.trial import PastTrial, TrialResult, TrialState
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["SweepTracker", "artifact_location", "prepare_store", "resolve_tracking_uri"]
+__all__ = [
+    "RecordedTrial",
+    "SweepTracker",
+    "artifact_location",
+    "prepare_store",
+    "read_spec_yaml",
+    "read_sweep_run",
+    "read_trials",
+    "resolve_tracking_uri",
+]
 
 TAG_KIND = "sparksweep.kind"
 TAG_TRIAL_NUMBER = "sparksweep.trial_number"
 TAG_SWEEP_RUN = "sparksweep.sweep_run_id"
+TAG_STATE = "sparksweep.state"
+TAG_SEARCHED = "sparksweep.searched_params"
+TAG_MODEL_URI = "sparksweep.model_uri"
+TAG_ERROR = "sparksweep.error"
+TAG_DATA_PATH = "sparksweep.data_path"
+TAG_STOP_REASON = "sparksweep.stop_reason"
+SPEC_ARTIFACT = "sweep.yaml"
+STATE_LOST = "lost"
+"""The ``sparksweep.state`` of a trial whose driver died while it ran (recorded as KILLED, run again on resume)."""
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 _PARAM_LIMIT = 6000
@@ -67,6 +87,133 @@ def artifact_location(uri: str, experiment: str) -> str | None:
 
 def _param_text(value: Any) -> str:
     return str(value)[:_PARAM_LIMIT]
+
+
+@dataclass(frozen=True)
+class RecordedTrial:
+    """A trial's child run as MLflow holds it: what resume and warm start read back."""
+
+    run_id: str
+    number: int
+    family: str
+    params: dict[str, str]
+    """The searched hyperparameters (strings, as MLflow stores params); autologged settings are left out."""
+    state: TrialState
+    value: float | None
+    model_uri: str | None
+    started: float
+    ended: float | None
+    error: str | None
+    lost: bool = False
+    """It died with its driver (or was still RUNNING when read): not counted in the budget on resume."""
+
+    def to_past(self, space: Any) -> PastTrial:
+        """Typed by ``space`` (:meth:`SearchSpace.check` raises when the trial does not fit it)."""
+        return PastTrial(
+            number=self.number,
+            family=self.family,
+            params=space.check(self.family, self.params),
+            state=self.state,
+            value=self.value,
+            run_id=self.run_id,
+        )
+
+    def to_result(self, space: Any) -> TrialResult:
+        return TrialResult(
+            number=self.number,
+            run_id=self.run_id,
+            family=self.family,
+            params=space.check(self.family, self.params),
+            state=self.state,
+            value=self.value,
+            error=self.error,
+            model_uri=self.model_uri,
+            duration=0.0 if self.ended is None else self.ended - self.started,
+        )
+
+
+def read_sweep_run(client: MlflowClient, run_id: str) -> Any:
+    """The parent run of a sweep, or :class:`SpecError` saying what ``run_id`` is instead."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise SpecError(
+            f"no MLflow run {run_id!r} in the tracking store; give the parent run id of a sweep "
+            "(the `parent run` the sweep printed, or the run tagged sparksweep.kind=sweep)"
+        ) from None
+    kind = run.data.tags.get(TAG_KIND)
+    if kind != "sweep":
+        raise SpecError(
+            f"run {run_id!r} is not a sweep's parent run (its {TAG_KIND} tag is {kind!r}); "
+            f"for a trial run, use its parent: {run.data.tags.get(TAG_PARENT)!r}"
+        )
+    return run
+
+
+def read_spec_yaml(client: MlflowClient, run_id: str) -> str:
+    """The sweep file recorded on a sweep's parent run."""
+    with tempfile.TemporaryDirectory(prefix="sparksweep-spec-") as tmp:
+        path = client.download_artifacts(run_id, SPEC_ARTIFACT, tmp)
+        return Path(path).read_text()
+
+
+def _trial_state(run: Any) -> TrialState:
+    status = run.info.status
+    if status == "FINISHED":
+        return TrialState.COMPLETE
+    if status == "FAILED":
+        return TrialState.FAILED
+    if status == "KILLED":
+        return TrialState.PRUNED if run.data.tags.get(TAG_STATE) == "pruned" else TrialState.KILLED
+    return TrialState.RUNNING
+
+
+def read_trials(client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str) -> list[RecordedTrial]:
+    """Every child run of the sweep ``parent_run_id``, by trial number."""
+    from mlflow.entities import ViewType
+
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{TAG_PARENT}` = '{parent_run_id}'",
+            run_view_type=ViewType.ALL,
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    out = []
+    for run in runs:
+        tags = run.data.tags
+        if TAG_TRIAL_NUMBER not in tags:
+            continue
+        family = run.data.params.get(FAMILY_PARAM, "")
+        searched = tags.get(TAG_SEARCHED)
+        names = searched.split(",") if searched else [k for k in run.data.params if k != FAMILY_PARAM]
+        state = _trial_state(run)
+        value = run.data.metrics.get(metric) if state is TrialState.COMPLETE else None
+        out.append(
+            RecordedTrial(
+                run_id=run.info.run_id,
+                number=int(tags[TAG_TRIAL_NUMBER]),
+                family=family,
+                params={k: run.data.params[k] for k in names if k and k in run.data.params},
+                state=state,
+                value=value,
+                model_uri=tags.get(TAG_MODEL_URI),
+                started=(run.info.start_time or 0) / 1000,
+                ended=None if run.info.end_time is None else run.info.end_time / 1000,
+                error=tags.get(TAG_ERROR),
+                lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
+            )
+        )
+    return sorted(out, key=lambda t: t.number)
 
 
 class SweepTracker:
@@ -128,8 +275,13 @@ class SweepTracker:
         )
         self.run_id = run.info.run_id
         self.client.log_batch(self.run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
-        self.client.log_text(self.run_id, spec_yaml, "sweep.yaml")
+        self.client.log_text(self.run_id, spec_yaml, SPEC_ARTIFACT)
         return self.run_id
+
+    def attach(self, run_id: str) -> None:
+        """Continue an earlier sweep's parent run (resume): it is RUNNING again until this sweep ends."""
+        self.run_id = run_id
+        self.client.update_run(run_id, status="RUNNING")
 
     def start_trial(self, number: int, family: str, params: dict[str, Any]) -> str:
         """Create a trial's child run, with the family and the hyperparameters under their real names."""
@@ -141,15 +293,20 @@ class SweepTracker:
             TAG_TRIAL_NUMBER: str(number),
             TAG_KIND: "trial",
             TAG_RUN_NAME: f"trial-{number:03d}-{family}",
+            TAG_SEARCHED: ",".join(params),
         }
         run = self.client.create_run(self.experiment_id, tags=tags, start_time=int(time.time() * 1000))
         all_params = {FAMILY_PARAM: family, **params}
         self.client.log_batch(run.info.run_id, params=[Param(k, _param_text(v)) for k, v in all_params.items()])
         return str(run.info.run_id)
 
-    def fail_trial(self, run_id: str, state: TrialState, error: str) -> None:
-        """Record a trial that never reported back (its task was lost or cancelled)."""
-        self.client.set_tag(run_id, "sparksweep.error", error[-4000:])
+    def fail_trial(self, run_id: str, state: TrialState, error: str, *, lost: bool = False) -> None:
+        """Record a trial that never reported back (its task was lost or cancelled).
+
+        ``lost``: it died with its driver; it does not count towards the budget when the sweep resumes.
+        """
+        self.client.set_tag(run_id, TAG_ERROR, error[-4000:])
+        self.client.set_tag(run_id, TAG_STATE, STATE_LOST if lost else state.value)
         self.client.set_terminated(run_id, status=state.mlflow_status)
 
     def log_progress(self, metric_name: str, best: float | None, step: int) -> None:

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Proposal", "TrialResult", "TrialState"]
+__all__ = ["PastTrial", "Proposal", "TrialResult", "TrialState"]
 
 
 class TrialState(enum.Enum):
@@ -48,6 +48,18 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class PastTrial:
+    """A finished trial read back from MLflow (resume, warm start), to be told to a search algorithm."""
+
+    number: int
+    family: str
+    params: dict[str, Any]
+    state: TrialState
+    value: float | None = None
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
 class TrialResult:
     """The outcome of one trial, as the worker reports it to the engine."""
 
@@ -62,3 +74,9 @@ class TrialResult:
     fit_time: float = 0.0
     error: str | None = None
     model_uri: str | None = None
+    step: int | None = None
+    """The last step (boosting round) a trial reported; for a pruned trial, where it was stopped."""
+    intermediate: dict[int, float] = field(default_factory=dict)
+    """The validation scores the trial reported by step (the pruner's evidence)."""
+    pruner_attrs: dict[str, Any] = field(default_factory=dict)
+    """What the pruner recorded on the trial in the worker (successive halving's rungs)."""

@@ -7,6 +7,7 @@ autologging write into the right run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -19,10 +20,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sparksweep.search.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sparksweep.data import TrainingData
     from sparksweep.models._base import BaseModelFamily
+    from sparksweep.scoring.metrics import Metric
+    from sparksweep.search.pruning import PruneContext, StepReporter
 
-__all__ = ["DataHandle", "TrialTask", "run_trial"]
+__all__ = ["DataHandle", "ObjectiveTask", "TrialContext", "TrialTask", "run_objective", "run_trial"]
 
 _ERROR_TAG_LIMIT = 4000
 
@@ -54,6 +59,52 @@ class TrialTask:
     data: DataHandle
     autolog: bool = True
     log_model: bool = True
+    pruning: PruneContext | None = None
+    """The pruner and the finished trials' scores; None: the trial runs to its end."""
+    cv: int | None = None
+    """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
+
+    @property
+    def family_name(self) -> str:
+        return self.family.name
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a user objective gets besides its parameters: the trial's number, family and child run.
+
+    Log more into the run through :attr:`client` and :attr:`run_id` (explicit ids are safe in parallel trials).
+    """
+
+    number: int
+    family: str
+    run_id: str
+    tracking_uri: str
+    seed: int
+
+    @property
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.tracking_uri)
+
+
+@dataclass(frozen=True)
+class ObjectiveTask:
+    """One trial of a user objective (see :func:`sparksweep.optimize`); picklable with cloudpickle."""
+
+    number: int
+    run_id: str
+    tracking_uri: str
+    objective: Any
+    family: str
+    params: dict[str, Any]
+    metric: str
+    seed: int
+
+    @property
+    def family_name(self) -> str:
+        return self.family
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}
@@ -112,28 +163,123 @@ def _log_estimator_params(client: Any, task: TrialTask, estimator: Any) -> None:
         client.log_batch(task.run_id, params=[Param(k, str(v)[:6000]) for k, v in extra.items()])
 
 
-def run_trial(task: TrialTask) -> TrialResult:
+def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> list[float]:
+    """Score ``task``'s model by k-fold CV over the training and validation rows (stratified for classification);
+    each fold fits on k-1 parts and uses the held-out part for early stopping and the score."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
+    y = _concat(data.y_train, data.y_valid)
+    weights = None if data.w_train is None else _concat(data.w_train, np.ones(len(data.y_valid)))
+    folds = (
+        KFold(n_splits=task.cv or 5, shuffle=True, random_state=task.seed)
+        if task.task == "regression"
+        else StratifiedKFold(n_splits=task.cv or 5, shuffle=True, random_state=task.seed)
+    )
+    scores = []
+    for train_idx, valid_idx in folds.split(X, y):
+        fold = dataclasses.replace(
+            data,
+            X_train=X.iloc[train_idx].reset_index(drop=True),
+            y_train=y[train_idx],
+            X_valid=X.iloc[valid_idx].reset_index(drop=True),
+            y_valid=y[valid_idx],
+            fingerprint=f"{data.fingerprint}-cv",
+            # Weights are known for the training rows; the validation rows joining the folds count as 1.
+            w_train=None if weights is None else weights[train_idx],
+        )
+        estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
+        estimator = task.family.fit(estimator, fold)
+        scores.append(metric(fold.y_valid, task.family.predict(estimator, fold.X_valid, task.task)))
+    return scores
+
+
+def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return np.concatenate([np.asarray(a), np.asarray(b)])
+
+
+def _log_steps(client: Any, run_id: str, name: str, reporter: StepReporter | None) -> None:
+    if reporter is None or not reporter.intermediate:
+        return
+    from mlflow.entities import Metric as MlflowMetric
+
+    now = int(time.time() * 1000)
+    points = [MlflowMetric(name, v, now, step) for step, v in sorted(reporter.intermediate.items())]
+    client.log_batch(run_id, metrics=points)
+
+
+def run_objective(task: ObjectiveTask) -> TrialResult:
+    """Call a user objective with the trial's parameters and record its value (or its traceback) in the child run."""
+    from mlflow import MlflowClient
+
+    started = time.perf_counter()
+    _quiet_worker()
+    client = MlflowClient(task.tracking_uri)
+    context = TrialContext(task.number, task.family, task.run_id, task.tracking_uri, task.seed)
+    try:
+        value = float(task.objective(dict(task.params), context))
+        if not math.isfinite(value):
+            raise ValueError(f"the objective returned {value}")
+        duration = time.perf_counter() - started
+        client.log_batch(task.run_id, metrics=[_metric_point(task.metric, value), _metric_point("duration", duration)])
+        client.set_terminated(task.run_id, status="FINISHED")
+        return TrialResult(
+            number=task.number,
+            run_id=task.run_id,
+            family=task.family,
+            params=task.params,
+            state=TrialState.COMPLETE,
+            value=value,
+            metrics={task.metric: value},
+            duration=duration,
+        )
+    except Exception as exc:  # a failing trial is a result, not a crash of the sweep
+        error = "".join(traceback.format_exception(exc))
+        client.set_tag(task.run_id, "sparksweep.error", error[-_ERROR_TAG_LIMIT:])
+        client.set_terminated(task.run_id, status="FAILED")
+        return TrialResult(
+            number=task.number,
+            run_id=task.run_id,
+            family=task.family,
+            params=task.params,
+            state=TrialState.FAILED,
+            duration=time.perf_counter() - started,
+            error=error,
+        )
+
+
+def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
     """Fit, evaluate and record one trial; a trial that raises is recorded as FAILED with its traceback.
 
     Errors in recording the failure itself are not swallowed: they propagate, and the driver marks the run failed.
     """
+    if isinstance(task, ObjectiveTask):
+        return run_objective(task)
     import mlflow
     from mlflow import MlflowClient
     from threadpoolctl import threadpool_limits
 
     from sparksweep.scoring.metrics import get_metric
+    from sparksweep.search.pruning import TrialPruned
 
     started = time.perf_counter()
     _quiet_worker()
     mlflow.set_tracking_uri(task.tracking_uri)
     client = MlflowClient(task.tracking_uri)
     fit_time = 0.0
+    reporter: StepReporter | None = None
     try:
         t_data = time.perf_counter()
         data = _training_data(task.data)
         data_time = time.perf_counter() - t_data
         metric = get_metric(task.metric)
         estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
+        if task.pruning is not None:
+            reporter = task.pruning.reporter(metric, data.y_valid)
         with (
             mlflow.start_run(run_id=task.run_id),
             threadpool_limits(limits=task.n_jobs),
@@ -142,14 +288,30 @@ def run_trial(task: TrialTask) -> TrialResult:
             # scikit-learn 1.9 renamed log_loss's y_pred; MLflow's autologging still passes it by the old name.
             warnings.filterwarnings("ignore", message="`y_pred` was renamed", category=FutureWarning)
             _configure_autolog(task.family.library, task.autolog)
+            metrics: dict[str, float] = {}
+            fold_scores: list[float] = []
+            if task.cv is not None:
+                fold_scores = _cross_validate(task, data, metric)
+                metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
+                metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
             t0 = time.perf_counter()
-            estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
+            try:
+                if reporter is not None:
+                    estimator = task.family.fit_reporting(estimator, data, reporter)
+                else:
+                    estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
+            except TrialPruned as pruned:
+                return _pruned(task, client, metric.name, reporter, pruned, started, time.perf_counter() - t0)
             fit_time = time.perf_counter() - t0
-            value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
+            if fold_scores:
+                value = sum(fold_scores) / len(fold_scores)
+            else:
+                value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
             if not math.isfinite(value):
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
-            metrics = {metric.name: value, "fit_time": fit_time, "data_load_time": data_time}
+            metrics.update({metric.name: value, "fit_time": fit_time, "data_load_time": data_time})
             mlflow.log_metrics(metrics)
+            _log_steps(client, task.run_id, f"valid_{metric.name}", reporter)
             if not task.autolog:
                 _log_estimator_params(client, task, estimator)
             model_uri = None
@@ -177,6 +339,9 @@ def run_trial(task: TrialTask) -> TrialResult:
             duration=time.perf_counter() - started,
             fit_time=fit_time,
             model_uri=model_uri,
+            step=None if reporter is None else reporter.last_step,
+            intermediate={} if reporter is None else dict(reporter.intermediate),
+            pruner_attrs={} if reporter is None else reporter.system_attrs,
         )
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         error = "".join(traceback.format_exception(exc))
@@ -193,3 +358,48 @@ def run_trial(task: TrialTask) -> TrialResult:
             fit_time=fit_time,
             error=error,
         )
+
+
+def _std(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def _pruned(
+    task: TrialTask,
+    client: Any,
+    metric_name: str,
+    reporter: StepReporter | None,
+    pruned: Any,
+    started: float,
+    fit_time: float,
+) -> TrialResult:
+    """Record a pruned trial: run status KILLED, tagged pruned, with the step it reached and its scores so far."""
+    import mlflow
+
+    _log_steps(client, task.run_id, f"valid_{metric_name}", reporter)
+    client.log_batch(
+        task.run_id,
+        metrics=[_metric_point("pruned_step", float(pruned.step)), _metric_point("fit_time", fit_time)],
+    )
+    client.set_tag(task.run_id, "sparksweep.state", "pruned")
+    client.set_tag(task.run_id, "sparksweep.pruned_step", str(pruned.step))
+    mlflow.end_run(status="KILLED")  # inside start_run: its exit then has nothing left to end
+    return TrialResult(
+        number=task.number,
+        run_id=task.run_id,
+        family=task.family.name,
+        params=task.params,
+        state=TrialState.PRUNED,
+        duration=time.perf_counter() - started,
+        fit_time=fit_time,
+        step=pruned.step,
+        intermediate={} if reporter is None else dict(reporter.intermediate),
+        pruner_attrs={} if reporter is None else reporter.system_attrs,
+    )
+
+
+def _metric_point(name: str, value: float) -> Any:
+    from mlflow.entities import Metric as MlflowMetric
+
+    return MlflowMetric(name, value, int(time.time() * 1000), 0)

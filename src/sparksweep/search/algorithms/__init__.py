@@ -15,20 +15,26 @@ from collections.abc import Callable
 from sparksweep.errors import SpecError
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.algorithms._base import BaseSearcher
-from sparksweep.search.algorithms._hyperopt import HyperoptSearcher
-from sparksweep.search.algorithms._optuna import OptunaSearcher
+from sparksweep.search.algorithms._hyperopt import ALGOS, HyperoptSearcher
+from sparksweep.search.algorithms._optuna import SAMPLERS, OptunaSearcher
 from sparksweep.search.space import SearchSpace
 
 __all__ = ["ALGORITHMS", "BaseSearcher", "HyperoptSearcher", "OptunaSearcher", "make_searcher"]
 
 _Factory = Callable[[SearchSpace, Direction, "int | None"], BaseSearcher]
 
+
+def _optuna(sampler: str) -> _Factory:
+    return lambda space, direction, seed: OptunaSearcher(space, direction, seed, sampler=sampler)
+
+
+def _hyperopt(algo: str) -> _Factory:
+    return lambda space, direction, seed: HyperoptSearcher(space, direction, seed, algo=algo)
+
+
 ALGORITHMS: dict[str, _Factory] = {
-    "optuna.tpe": lambda sp, d, s: OptunaSearcher(sp, d, s, sampler="tpe"),
-    "optuna.random": lambda sp, d, s: OptunaSearcher(sp, d, s, sampler="random"),
-    "hyperopt.tpe": lambda sp, d, s: HyperoptSearcher(sp, d, s, algo="tpe"),
-    "hyperopt.rand": lambda sp, d, s: HyperoptSearcher(sp, d, s, algo="rand"),
-    "hyperopt.anneal": lambda sp, d, s: HyperoptSearcher(sp, d, s, algo="anneal"),
+    **{f"optuna.{name}": _optuna(name) for name in SAMPLERS},
+    **{f"hyperopt.{name}": _hyperopt(name) for name in ALGOS},
 }
 """Search algorithms by the name a sweep file uses."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.space import SearchSpace
-from sparksweep.search.trial import Proposal, TrialState
+from sparksweep.search.trial import PastTrial, Proposal, TrialState
 
 __all__ = ["BaseSearcher"]
 
@@ -37,3 +38,10 @@ class BaseSearcher(abc.ABC):
     @abc.abstractmethod
     def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
         """Report the outcome of a proposal: its metric value when ``state`` is COMPLETE, else None."""
+
+    @abc.abstractmethod
+    def add_past(self, trials: Sequence[PastTrial]) -> None:
+        """Learn from trials run before this searcher existed (a resumed sweep's, or a warm start's).
+
+        Their parameters must fit the space (:meth:`SearchSpace.check`); killed trials are not told.
+        """

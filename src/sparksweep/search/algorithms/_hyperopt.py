@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import importlib
+import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from sparksweep._imports import require
+from sparksweep.errors import DependencyError, SpecError
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.algorithms._base import BaseSearcher
 from sparksweep.search.space import FAMILY_PARAM, SearchSpace
-from sparksweep.search.trial import Proposal, TrialState
+from sparksweep.search.trial import PastTrial, Proposal, TrialState
 
-__all__ = ["HyperoptSearcher"]
+__all__ = ["ALGOS", "HyperoptSearcher"]
+
+ALGOS = ("tpe", "rand", "anneal", "atpe")
+"""The Hyperopt algorithms sparksweep offers, as ``hyperopt.<name>``."""
 
 
 def _suggest_fn(kind: str) -> Callable[..., Any]:
@@ -32,11 +38,33 @@ def _suggest_fn(kind: str) -> Callable[..., Any]:
         return hyperopt.rand.suggest  # type: ignore[no-any-return]
     if kind == "anneal":
         return hyperopt.anneal.suggest  # type: ignore[no-any-return]
-    raise ValueError(f"unknown Hyperopt algorithm {kind!r}")
+    if kind == "atpe":
+        try:
+            atpe = importlib.import_module("hyperopt.atpe")
+        except ImportError as exc:
+            raise DependencyError(
+                f"hyperopt.atpe (adaptive TPE) could not be imported ({exc}); it needs lightgbm and scikit-learn "
+                "besides hyperopt. Install them with: pip install lightgbm scikit-learn, or use hyperopt.tpe"
+            ) from exc
+        return atpe.suggest  # type: ignore[no-any-return]
+    raise SpecError(f"unknown Hyperopt algorithm {kind!r}; choose one of {list(ALGOS)}")
+
+
+def _seeded_globally(seed: int, suggest: Callable[..., Any], *args: Any) -> Any:
+    """Call ``suggest`` with Python's and NumPy's global generators seeded, then put them back as they were:
+    ATPE draws from both instead of the seed it is given."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        return suggest(*args, seed)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 class HyperoptSearcher(BaseSearcher):
-    """Search with a Hyperopt algorithm (``tpe``, ``rand`` or ``anneal``).
+    """Search with a Hyperopt algorithm (``tpe``, ``rand``, ``anneal`` or ``atpe``).
 
     Example:
         >>> from sparksweep.search.space import Float, SearchSpace
@@ -61,10 +89,18 @@ class HyperoptSearcher(BaseSearcher):
         tid = self._trials.new_trial_ids(1)
         self._trials.refresh()
         seed = int(self._rng.integers(2**31 - 1))
-        docs = self._suggest(tid, self._domain, self._trials, seed)
+        suggest = self._suggest
+        if self.name == "hyperopt.atpe" and not any(r.get("loss") is not None for r in self._trials.results):
+            # ATPE cannot start from trials that are all still in flight (parallel dispatch): random until one ends.
+            suggest = hyperopt.rand.suggest
+        if suggest is self._suggest and self.name == "hyperopt.atpe":
+            docs = _seeded_globally(seed, suggest, tid, self._domain, self._trials)
+        else:
+            docs = suggest(tid, self._domain, self._trials, seed)
         doc = docs[0]
         doc["state"] = hyperopt.JOB_STATE_RUNNING
-        doc["book_time"] = dt.datetime.now()
+        doc["result"] = {**doc["result"], "loss": None}  # in flight: no loss yet (ATPE reads the key)
+        doc["book_time"] = doc["refresh_time"] = dt.datetime.now()
         self._trials.insert_trial_docs([doc])
         self._trials.refresh()
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v) > 0}
@@ -75,16 +111,44 @@ class HyperoptSearcher(BaseSearcher):
         self._docs[tid_value] = doc
         return Proposal(family=family, params=params, token=tid_value)
 
+    def _result(self, value: float | None, state: TrialState) -> dict[str, Any]:
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        if state is TrialState.COMPLETE and value is not None:
+            loss = value if self.direction is Direction.MINIMIZE else -value
+            return {"loss": float(loss), "status": hyperopt.STATUS_OK}
+        return {"status": hyperopt.STATUS_FAIL, "loss": None}  # ATPE reads "loss" of every trial
+
     def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
         hyperopt = require("hyperopt", "Hyperopt search algorithms")
         tid = int(proposal.token)
         doc = next(d for d in self._trials._dynamic_trials if d["tid"] == tid)
-        if state is TrialState.COMPLETE and value is not None:
-            loss = value if self.direction is Direction.MINIMIZE else -value
-            doc["result"] = {"loss": float(loss), "status": hyperopt.STATUS_OK}
-        else:
-            doc["result"] = {"status": hyperopt.STATUS_FAIL}
+        doc["result"] = self._result(value, state)
         doc["state"] = hyperopt.JOB_STATE_DONE
         doc["refresh_time"] = dt.datetime.now()
         self._trials.refresh()
         self._docs.pop(tid, None)
+
+    def add_past(self, trials: Sequence[PastTrial]) -> None:
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        told = [t for t in sorted(trials, key=lambda t: t.number) if t.state is not TrialState.KILLED]
+        if not told:
+            return
+        tids = self._trials.new_trial_ids(len(told))
+        now = dt.datetime.now()
+        specs: list[Any] = []
+        results: list[dict[str, Any]] = []
+        miscs: list[dict[str, Any]] = []
+        for tid, past in zip(tids, told, strict=True):
+            params = self.space.check(past.family, past.params)
+            vals = self.space.hyperopt_vals(past.family, params)
+            idxs = {label: [tid] if v else [] for label, v in vals.items()}
+            specs.append(None)
+            results.append(self._result(past.value, past.state))
+            miscs.append({"tid": tid, "cmd": self._domain.cmd, "workdir": None, "idxs": idxs, "vals": vals})
+        docs = self._trials.new_trial_docs(tids, specs, results, miscs)
+        for doc in docs:
+            doc["state"] = hyperopt.JOB_STATE_DONE
+            doc["book_time"] = now
+            doc["refresh_time"] = now
+        self._trials.insert_trial_docs(docs)
+        self._trials.refresh()

@@ -44,6 +44,15 @@ class BaseExecutor(abc.ABC):
     def cancel_all(self) -> None:
         """Cancel the trials still running or queued."""
 
+    @property
+    def can_cancel_running(self) -> bool:
+        """Whether :meth:`cancel` stops a trial that is already running (what ``trial_timeout`` needs)."""
+        return False
+
+    def cancel(self, number: int) -> None:
+        """Cancel trial ``number`` if it is still running; executors that cannot do so do nothing."""
+        del number  # nothing to cancel here: see can_cancel_running
+
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Release what :meth:`share` and :meth:`submit` created."""

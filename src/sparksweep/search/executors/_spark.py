@@ -116,13 +116,16 @@ class SparkExecutor(BaseExecutor):
         self._broadcasts.append(bc)
         return BroadcastData(fingerprint=data.fingerprint, broadcast=bc)
 
+    def _group(self, number: int) -> str:
+        return f"sparksweep-{self._sweep_id}-trial-{number}"
+
     def _run_job(self, task: TrialTask) -> TrialResult:
         sc = self.spark.sparkContext
-        group = f"sparksweep-{self._sweep_id}-trial-{task.number}"
+        group = self._group(task.number)
         with self._lock:
             self._groups.add(group)
         try:
-            sc.setJobGroup(group, f"sparksweep trial {task.number} ({task.family.name})", interruptOnCancel=True)
+            sc.setJobGroup(group, f"sparksweep trial {task.number} ({task.family_name})", interruptOnCancel=True)
             # The task is captured in the closure (not the RDD data) so that its broadcast is shipped with it.
             results = sc.parallelize([0], 1).map(lambda _: _run_in_task(task)).collect()
             return results[0]  # type: ignore[no-any-return]
@@ -139,6 +142,17 @@ class SparkExecutor(BaseExecutor):
             groups = list(self._groups)
         for group in groups:
             sc.cancelJobGroup(group)
+
+    @property
+    def can_cancel_running(self) -> bool:
+        return True
+
+    def cancel(self, number: int) -> None:
+        group = self._group(number)
+        with self._lock:
+            running = group in self._groups
+        if running:
+            self.spark.sparkContext.cancelJobGroup(group)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)

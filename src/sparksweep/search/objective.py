@@ -1,0 +1,198 @@
+"""Your own objective over a space, with the sweep engine's executors, tracking and budgets.
+
+The way people use Optuna's ``study.optimize`` or Hyperopt's ``fmin``: the objective gets the trial's parameters
+(and a :class:`~sparksweep.search.worker.TrialContext` with its child run, to log more), and returns a value or
+raises. It runs where model trials run: as a Spark task, or in a process pool. On Spark, define it at module level in
+an importable module or in a notebook/script (cloudpickle ships it by value).
+
+Example:
+    >>> from sparksweep import Float, optimize
+    >>> def objective(params, trial):
+    ...     return (params["x"] - 0.3) ** 2
+    >>> result = optimize(objective, {"x": Float(-1, 1)}, n_trials=20, seed=0)  # doctest: +SKIP
+    >>> round(result.best.params["x"], 1)  # doctest: +SKIP
+    0.3
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from sparksweep.config import DEFAULT_TRACKING_URI, SearchSpec, _format_errors
+from sparksweep.errors import SpecError
+from sparksweep.scoring.metrics import Direction, Metric
+from sparksweep.search.algorithms import make_searcher
+from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
+from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
+from sparksweep.search.space import Distribution, SearchSpace
+from sparksweep.search.tracking import TAG_STOP_REASON, SweepTracker, resolve_tracking_uri
+from sparksweep.search.trial import Proposal, TrialResult
+from sparksweep.search.worker import ObjectiveTask, TrialContext
+
+__all__ = ["OBJECTIVE_FAMILY", "TrialContext", "optimize"]
+
+OBJECTIVE_FAMILY = "objective"
+"""The family name of a flat space (a mapping of parameter names to distributions)."""
+
+Objective = Callable[[dict[str, Any], TrialContext], float]
+
+
+def _as_space(space: SearchSpace | Mapping[str, Distribution]) -> SearchSpace:
+    if isinstance(space, SearchSpace):
+        return space
+    if not isinstance(space, Mapping) or not space:
+        raise SpecError(
+            f"optimize needs a SearchSpace or a non-empty mapping of parameter names to Float/Int/Categorical, "
+            f"got {space!r}"
+        )
+    return SearchSpace({OBJECTIVE_FAMILY: dict(space)})
+
+
+def optimize(
+    objective: Objective,
+    space: SearchSpace | Mapping[str, Distribution],
+    *,
+    n_trials: int = 20,
+    direction: str = "minimize",
+    metric: str = "value",
+    algorithm: str = "optuna.tpe",
+    parallelism: int | None = None,
+    seed: int | None = None,
+    timeout: float | None = None,
+    trial_timeout: float | None = None,
+    patience: int | None = None,
+    target: float | None = None,
+    warm_start: str | None = None,
+    experiment: str = "sparksweep-optimize",
+    tracking_uri: str | None = None,
+    executor: str | BaseExecutor = "spark",
+    spark: Any = None,
+    on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
+) -> SweepResult:
+    """Search ``space`` for the parameters that minimize (or maximize) ``objective``.
+
+    Each trial is a child run of one parent run in ``experiment``, its parameters logged under their names and the
+    returned value as the metric ``metric``. A trial that raises is recorded as FAILED and the search goes on.
+
+    Args:
+        objective: ``objective(params, trial) -> float``; ``trial`` is a :class:`TrialContext`.
+        space: A :class:`SearchSpace` (families, each with its parameters) or a flat mapping of distributions.
+        n_trials: Trials that run to an outcome.
+        direction: ``minimize`` or ``maximize``.
+        metric: The name the value is logged under.
+        algorithm: A name from :data:`sparksweep.search.ALGORITHMS`.
+        parallelism: Trials in flight (default: the executor's slots).
+        seed: Seed of the search algorithm (trial ``n`` gets ``seed + n`` as :attr:`TrialContext.seed`).
+        timeout: Wall-clock budget in seconds; trials still running then are cancelled and recorded as killed.
+        trial_timeout: Seconds one trial may run (Spark executor only).
+        patience: Stop after this many finished trials in a row without a better value.
+        target: Stop when a trial reaches this value.
+        warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
+        experiment: The MLflow experiment.
+        tracking_uri: The MLflow store (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
+        executor: ``spark``, ``local`` (a process pool), or an executor instance (not shut down).
+        spark: The SparkSession for ``executor="spark"`` (default: the active one or a new local one).
+        on_trial: Called in the driver after each trial.
+    """
+    try:
+        dir_ = Direction(direction)
+    except ValueError:
+        raise SpecError(f"direction must be 'minimize' or 'maximize', got {direction!r}") from None
+    try:
+        search = SearchSpec(
+            algorithm=algorithm,
+            n_trials=n_trials,
+            parallelism=parallelism,
+            seed=seed,
+            timeout=timeout,
+            trial_timeout=trial_timeout,
+            patience=patience,
+            target=target,
+            warm_start=warm_start,
+            executor="local" if executor == "local" else "spark",
+        )
+    except ValidationError as exc:
+        raise SpecError(_format_errors(exc, "optimize's arguments")) from None
+    compiled = _as_space(space)
+    goal = Metric(name=metric, direction=dir_, tasks=frozenset(), fn=lambda y, p: 0.0)
+    uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    tracker = SweepTracker(uri, experiment)
+    searcher = make_searcher(algorithm, compiled, dir_, seed)
+    if warm_start is not None:
+        searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
+    if isinstance(executor, BaseExecutor):
+        runner, own = executor, False
+    elif executor == "local":
+        runner, own = LocalExecutor(parallelism), True
+    elif executor == "spark":
+        runner, own = SparkExecutor(spark if spark is not None else get_spark("local[*]"), parallelism), True
+    else:
+        raise SpecError(f"executor must be 'spark', 'local' or a BaseExecutor, got {executor!r}")
+    started = time.monotonic()
+    name = getattr(objective, "__qualname__", type(objective).__name__)
+    base_seed = seed or 0
+
+    def make_task(number: int, run_id: str, proposal: Proposal, handle: Any, pruning: Any) -> ObjectiveTask:
+        seed_n = base_seed + number
+        return ObjectiveTask(number, run_id, uri, objective, proposal.family, proposal.params, metric, seed_n)
+
+    status = "FAILED"
+    try:
+        if trial_timeout is not None and not runner.can_cancel_running:
+            raise SpecError(f"trial_timeout needs the spark executor; the {runner.name!r} executor cannot stop a trial")
+        tracker.start(
+            run_name=f"optimize-{name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            params={
+                "algorithm": algorithm,
+                "n_trials": n_trials,
+                "parallelism": runner.slots,
+                "metric": metric,
+                "direction": dir_.value,
+                "executor": runner.name,
+                "seed": seed,
+                "objective": name,
+                "warm_start": warm_start,
+            },
+            spec_yaml=f"# optimize({name}) over\n{compiled!r}\n",
+        )
+        loop = _Loop(
+            spec=search,
+            metric=goal,
+            searcher=searcher,
+            runner=runner,
+            tracker=tracker,
+            on_trial=on_trial,
+            make_task=make_task,
+            data=None,
+            earlier=[],
+        )
+        trials, stop_reason = loop.run()
+        status = "FINISHED"
+    finally:
+        if own:
+            runner.shutdown()
+        if status != "FINISHED":
+            tracker.finish(status)
+    best = _best(trials, dir_)
+    tracker.set_tags({TAG_STOP_REASON: stop_reason, "sparksweep.objective": name})
+    if best is not None:
+        tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id})
+    tracker.finish("FINISHED")
+    return SweepResult(
+        sweep_run_id=tracker.parent_run_id,
+        experiment_id=tracker.experiment_id,
+        tracking_uri=uri,
+        task="objective",
+        metric=metric,
+        direction=dir_,
+        trials=trials,
+        best=best,
+        champion=None,
+        duration=time.monotonic() - started,
+        stop_reason=stop_reason,
+    )

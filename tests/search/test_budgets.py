@@ -1,0 +1,225 @@
+"""The engine's budgets, stopping rules, pruning, CV, warm start and reproducibility, on the session's local Spark
+with a real SQLite MLflow store; user objectives through ``optimize``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from pyspark import cloudpickle
+
+import tests.helpers as helpers
+import tests.search.objectives as objectives
+from sparksweep import Categorical, Float, optimize
+from sparksweep.config import validate_spec
+from sparksweep.datasets import generate_churn
+from sparksweep.errors import SpecError
+from sparksweep.models import register_family
+from sparksweep.search.engine import run_sweep
+from sparksweep.search.trial import TrialState
+
+pytestmark = pytest.mark.spark
+
+cloudpickle.register_pickle_by_value(helpers)
+cloudpickle.register_pickle_by_value(objectives)
+register_family(helpers.CurveFamily(), replace=True)
+register_family(helpers.SleepyFamily(), replace=True)
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    return generate_churn(600, seed=4)
+
+
+def _spec(tracking_uri: str, models: list[str], **search: Any) -> Any:
+    return validate_spec(
+        {
+            "experiment": "budgets",
+            "data": {"path": "unused.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
+            "models": models,
+            "search": {"n_trials": 4, "parallelism": 2, "seed": 0, **search},
+            "tracking": {"uri": tracking_uri, "log_models": False, "autolog": False},
+        }
+    )
+
+
+def test_optimize_runs_a_user_objective_and_records_it(spark: Any, tracking_uri: str) -> None:
+    result = optimize(
+        objectives.failing_on_odd,
+        {"x": Float(0.0, 1.0)},
+        n_trials=4,
+        parallelism=2,
+        seed=1,
+        algorithm="optuna.random",
+        tracking_uri=tracking_uri,
+        spark=spark,
+    )
+    states = [t.state for t in result.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAILED, TrialState.COMPLETE, TrialState.FAILED]
+    assert result.best is not None
+    assert result.best.value == min(t.value for t in result.trials if t.value is not None)
+    client = MlflowClient(tracking_uri)
+    for trial in result.trials:
+        run = client.get_run(trial.run_id)
+        assert run.data.tags["mlflow.parentRunId"] == result.sweep_run_id
+        assert float(run.data.params["x"]) == pytest.approx(trial.params["x"])
+        if trial.state is TrialState.COMPLETE:
+            assert run.info.status == "FINISHED"
+            assert run.data.metrics["value"] == pytest.approx(trial.value)
+        else:
+            assert run.info.status == "FAILED"
+            assert "odd trial" in run.data.tags["sparksweep.error"]
+
+
+def test_target_stops_the_sweep_early(spark: Any, tracking_uri: str) -> None:
+    result = optimize(
+        objectives.constant,
+        {"x": Float(0.0, 1.0)},
+        n_trials=20,
+        parallelism=1,
+        target=1.0,
+        tracking_uri=tracking_uri,
+        spark=spark,
+    )
+    assert result.stop_reason == "target"
+    assert len(result.trials) == 1
+
+
+def test_patience_stops_after_trials_without_improvement(spark: Any, tracking_uri: str) -> None:
+    result = optimize(
+        objectives.constant,
+        {"x": Float(0.0, 1.0)},
+        n_trials=20,
+        parallelism=1,
+        patience=3,
+        tracking_uri=tracking_uri,
+        spark=spark,
+    )
+    assert result.stop_reason == "patience"
+    assert len(result.trials) == 4  # the first sets the best, three more do not beat it
+    parent = MlflowClient(tracking_uri).get_run(result.sweep_run_id)
+    assert parent.data.tags["sparksweep.stop_reason"] == "patience"
+
+
+@pytest.mark.slow
+def test_trial_timeout_and_sweep_timeout_kill_running_trials(spark: Any, tracking_uri: str) -> None:
+    # Generous limits: a cancelled task's Python worker is restarted, and its imports take seconds on a busy machine.
+    space = {"sleep": Categorical((0.2, 60.0))}
+    result = optimize(
+        objectives.sleeper,
+        space,
+        n_trials=3,
+        parallelism=2,
+        seed=0,  # proposes 60, 0.2, 60
+        algorithm="optuna.random",
+        trial_timeout=12.0,
+        tracking_uri=tracking_uri,
+        spark=spark,
+    )
+    client = MlflowClient(tracking_uri)
+    by_sleep = {t.params["sleep"]: t for t in result.trials}
+    assert set(by_sleep) == {0.2, 60.0}, "the seed gives both a quick and a slow trial"
+    assert result.duration < 50, "the 60 s trials were cancelled, not waited for"
+    for trial in result.trials:
+        run = client.get_run(trial.run_id)
+        if trial.params["sleep"] == 60.0:
+            assert trial.state is TrialState.KILLED
+            assert run.info.status == "KILLED"
+            assert "trial_timeout" in run.data.tags["sparksweep.error"]
+        else:
+            assert trial.state is TrialState.COMPLETE
+            assert run.info.status == "FINISHED"
+
+    # The sweep's own timeout: everything still running is cancelled through its job group and recorded as killed.
+    slow = optimize(
+        objectives.sleeper,
+        {"sleep": Categorical((60.0,))},
+        n_trials=4,
+        parallelism=2,
+        timeout=5.0,
+        tracking_uri=tracking_uri,
+        spark=spark,
+    )
+    assert slow.stop_reason == "timeout"
+    assert slow.duration < 30
+    assert [t.state for t in slow.trials] == [TrialState.KILLED, TrialState.KILLED]
+    assert {client.get_run(t.run_id).info.status for t in slow.trials} == {"KILLED"}
+
+
+def test_trial_timeout_needs_an_executor_that_can_cancel(tracking_uri: str) -> None:
+    with pytest.raises(SpecError, match="trial_timeout needs the spark executor"):
+        optimize(
+            objectives.quadratic, {"x": Float(0, 1)}, trial_timeout=1.0, executor="local", tracking_uri=tracking_uri
+        )
+
+
+def test_warm_start_seeds_the_searcher(spark: Any, tracking_uri: str) -> None:
+    space = {"x": Float(-1.0, 1.0)}
+    kwargs: dict[str, Any] = {"parallelism": 2, "seed": 7, "tracking_uri": tracking_uri, "spark": spark}
+    earlier = optimize(objectives.quadratic, space, n_trials=12, **kwargs)
+    cold = optimize(objectives.quadratic, space, n_trials=2, **kwargs)
+    warm = optimize(objectives.quadratic, space, n_trials=2, warm_start=earlier.sweep_run_id, **kwargs)
+    assert [t.params for t in warm.trials] != [t.params for t in cold.trials]
+    # TPE, told 12 trials, proposes near the optimum at x = 0.3 at once.
+    assert min(abs(t.params["x"] - 0.3) for t in warm.trials) < 0.3
+    with pytest.raises(SpecError, match=r"warm_start.*outside"):
+        optimize(objectives.quadratic, {"x": Float(5.0, 6.0)}, n_trials=1, warm_start=earlier.sweep_run_id, **kwargs)
+
+
+@pytest.mark.slow
+def test_same_seed_parallelism_one_reproduces_proposals_and_values(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    spec = _spec(tracking_uri, ["lightgbm", "sklearn.logistic_regression"], n_trials=4, parallelism=1, seed=11)
+    first = run_sweep(spec, data=small, spark=spark)
+    second = run_sweep(spec, data=small, spark=spark)
+    assert [(t.family, t.params) for t in first.trials] == [(t.family, t.params) for t in second.trials]
+    assert [t.value for t in first.trials] == [t.value for t in second.trials]
+    assert len({t.family for t in first.trials}) == 2
+
+
+def test_pruned_trials_are_recorded_with_their_step(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:
+    spec = _spec(tracking_uri, ["test.curve"], n_trials=9, parallelism=1, pruner="median", algorithm="optuna.random")
+    result = run_sweep(spec, data=small, spark=spark)
+    pruned = [t for t in result.trials if t.state is TrialState.PRUNED]
+    complete = [t for t in result.trials if t.state is TrialState.COMPLETE]
+    assert pruned, [(t.params, t.value) for t in result.trials]
+    assert len(complete) >= 4  # the median pruner waits for four finished trials
+    client = MlflowClient(tracking_uri)
+    for trial in pruned:
+        run = client.get_run(trial.run_id)
+        assert run.info.status == "KILLED"
+        assert run.data.tags["sparksweep.state"] == "pruned"
+        assert trial.step is not None
+        assert run.data.tags["sparksweep.pruned_step"] == str(trial.step)
+        assert run.data.metrics["pruned_step"] == trial.step
+        history = client.get_metric_history(trial.run_id, "valid_auc_roc")
+        assert max(m.step for m in history) == trial.step
+        # It was pruned for being worse than the finished trials' median at that step.
+        assert trial.params["quality"] < max(t.params["quality"] for t in complete)
+    assert all(len(client.get_metric_history(t.run_id, "valid_auc_roc")) == 6 for t in complete)
+
+
+def test_cross_validation_logs_fold_scores_and_their_mean(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:
+    spec = _spec(tracking_uri, ["sklearn.logistic_regression"], n_trials=1, parallelism=1, cv=3)
+    result = run_sweep(spec, data=small, spark=spark)
+    (trial,) = result.trials
+    assert trial.state is TrialState.COMPLETE
+    metrics = MlflowClient(tracking_uri).get_run(trial.run_id).data.metrics
+    folds = [metrics[f"auc_roc_fold_{i}"] for i in range(3)]
+    assert metrics["auc_roc"] == pytest.approx(sum(folds) / 3)
+    assert len(set(folds)) == 3
+    assert "auc_roc_cv_std" in metrics
+
+
+def test_sweep_file_overrides_a_family_space(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:
+    spec = _spec(
+        tracking_uri,
+        ["sklearn.logistic_regression"],
+        n_trials=2,
+        space={"sklearn.logistic_regression": {"C": {"type": "categorical", "choices": [0.5]}}},
+    )
+    result = run_sweep(spec, data=small, spark=spark)
+    assert [t.params for t in result.trials] == [{"C": 0.5}, {"C": 0.5}]
