@@ -27,7 +27,7 @@ cloudpickle.register_pickle_by_value(this_module)
 class SleepyFamily(BaseModelFamily):
     """Sleeps ``seconds`` in fit and predicts a constant; records the worker process that ran it."""
 
-    name: ClassVar[str] = "test.sleepy"
+    name: ClassVar[str] = "test.pool_sleepy"
     tasks: ClassVar[frozenset[str]] = frozenset({"binary"})
     library: ClassVar[str] = "none"
 
@@ -46,7 +46,7 @@ class SleepyFamily(BaseModelFamily):
 
 
 class _Slow(SleepyFamily):
-    name: ClassVar[str] = "test.slow"
+    name: ClassVar[str] = "test.pool_slow"
 
     def default_space(self, task: str) -> dict[str, Distribution]:
         return {"seconds": Float(30.0, 31.0)}
@@ -61,7 +61,7 @@ def _spec(tracking_uri: str, n_trials: int, timeout: float | None = None) -> Any
         {
             "experiment": "pool",
             "data": {"path": "-.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
-            "models": ["test.sleepy"],
+            "models": ["test.pool_sleepy"],
             "search": {
                 "n_trials": n_trials,
                 "parallelism": 2,
@@ -94,7 +94,7 @@ def test_pool_timeout_kills_running_trials_and_lost_slots_restart(spark: Any, tr
     data = generate_churn(600, seed=1)
     executor = SparkPoolExecutor(spark, parallelism=2)
     try:
-        slow = _spec(tracking_uri, 4, timeout=1.5).with_overrides(models=["test.slow"])
+        slow = _spec(tracking_uri, 4, timeout=1.5).with_overrides(models=["test.pool_slow"])
         result = run_sweep(slow, data=data, executor=executor)
     finally:
         executor.shutdown()
