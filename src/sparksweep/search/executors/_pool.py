@@ -114,6 +114,7 @@ class SparkPoolExecutor(BaseExecutor):
         self._closing = threading.Event()
         self._started = False
         self._lock = threading.Lock()
+        self._running: dict[int, int] = {}  # trial number -> the slot running it
 
     @property
     def slots(self) -> int:
@@ -176,11 +177,12 @@ class SparkPoolExecutor(BaseExecutor):
                 conn.close()  # not one of our tasks
                 continue
             conn.settimeout(None)
-            thread = threading.Thread(target=self._feed, args=(conn,), name=f"sparksweep-feed-{hello[2]}", daemon=True)
+            slot = int(hello[2])
+            thread = threading.Thread(target=self._feed, args=(conn, slot), name=f"sparksweep-feed-{slot}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _feed(self, conn: socket.socket) -> None:
+    def _feed(self, conn: socket.socket, slot: int) -> None:
         """Hand trials to one slot, one at a time, and resolve their futures."""
         with conn:
             while True:
@@ -192,12 +194,17 @@ class SparkPoolExecutor(BaseExecutor):
                 task, future = item
                 if not future.set_running_or_notify_cancel():
                     continue
+                with self._lock:
+                    self._running[task.number] = slot
                 try:
                     _send(conn, ("trial", task))
                     kind, payload = _recv(conn)
                 except (OSError, ConnectionError, EOFError) as exc:
                     future.set_exception(TrialError(f"the Spark task running trial {task.number} was lost: {exc}"))
                     return
+                finally:
+                    with self._lock:
+                        self._running.pop(task.number, None)
                 if kind == "result":
                     future.set_result(payload)
                 else:
@@ -209,6 +216,17 @@ class SparkPoolExecutor(BaseExecutor):
         future: Future[TrialResult] = Future()
         self._queue.put((task, future))
         return future
+
+    @property
+    def can_cancel_running(self) -> bool:
+        return True
+
+    def cancel(self, number: int) -> None:
+        """Stop trial ``number`` by cancelling its slot's Spark job; the slot is started again for the next trial."""
+        with self._lock:
+            slot = self._running.get(number)
+        if slot is not None:
+            self.spark.sparkContext.cancelJobGroup(f"{self._prefix}-slot-{slot}")
 
     def cancel_all(self) -> None:
         sc = self.spark.sparkContext
