@@ -239,7 +239,7 @@ def categories_as_text(X: pd.DataFrame) -> pd.DataFrame:
         ['a', None]
     """
     columns = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
-    return decode_categories(X, dict.fromkeys(columns, [])) if columns else X
+    return decode_categories(X, {column: [] for column in columns}) if columns else X
 
 
 def _categories_of(text: pd.Series) -> list[str]:
