@@ -75,7 +75,9 @@ def _sweep(case: Case, family: str, trials: int, uri: str, executor: SparkExecut
     try:
         result = run_sweep(spec, data=case.frame, executor=executor)
     except DataError as exc:
-        return Outcome(None, time.perf_counter() - t0, f"refused: {str(exc).split(':')[0]}")
+        limit = FAMILIES[family].max_train_rows
+        reason = f"refused: > {limit:,} rows" if limit is not None and "small data" in str(exc) else "refused"
+        return Outcome(None, time.perf_counter() - t0, reason)
     failed = [t for t in result.trials if t.value is None]
     note = f"{len(failed)} failed" if failed else ""
     value = None if result.best is None else result.best.value

@@ -89,6 +89,11 @@ def test_fingerprint_follows_the_content(churn: pd.DataFrame) -> None:
         ),
         (lambda d: d, SPEC.model_copy(update={"categorical": ["town"]}), "data.categorical names columns that are not"),
         (
+            lambda d: d,
+            SPEC.model_copy(update={"categorical": ["active_days_30d"]}),
+            "column 'active_days_30d' is listed in data.categorical but holds numbers (int64)",
+        ),
+        (
             lambda d: d.assign(w=np.nan),
             SPEC.model_copy(update={"weight_column": "w"}),
             "weight column 'w' has 2000 missing",

@@ -239,7 +239,7 @@ def categories_as_text(X: pd.DataFrame) -> pd.DataFrame:
         ['a', None]
     """
     columns = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
-    return decode_categories(X, dict.fromkeys(columns, [])) if columns else X
+    return decode_categories(X, {column: [] for column in columns}) if columns else X
 
 
 def _categories_of(text: pd.Series) -> list[str]:
@@ -292,7 +292,16 @@ def _column_kinds(df: pd.DataFrame, spec: DataSpec) -> tuple[list[str], list[str
     categorical = []
     for column in features:
         values = df[column]
-        if column in spec.categorical or isinstance(values.dtype, pd.CategoricalDtype):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categorical.append(column)
+        elif column in spec.categorical:
+            if _is_numeric(values):
+                # The logged model's signature would ask for text while the tables users score hold numbers.
+                raise DataError(
+                    f"column {column!r} is listed in data.categorical but holds numbers ({values.dtype}); "
+                    "categorical columns hold text. Cast it to text in the table (and in the tables you score), or "
+                    "remove it from data.categorical to use it as a number"
+                )
             categorical.append(column)
         elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
             raise DataError(
