@@ -88,7 +88,8 @@ def test_two_processes_register_at_once(fluent_store: FluentStore, churn: pd.Dat
 
 
 def test_two_threads_register_at_once(fluent_store: FluentStore, churn: pd.DataFrame) -> None:
-    """The same race from two threads of one warm process, where the two registrations overlap most tightly."""
+    """The same race from two threads of one warm process, where the registrations overlap most tightly (with the
+    lease switched off this test fails: the second reads a stale champion, or the two alias upserts collide)."""
     uri = fluent_store.uri
     dataset = churn_dataset(churn)
     weak = log_trial(uri, fluent_store.experiment_id, dataset, "test.constant")
