@@ -3,7 +3,8 @@
 * ``raw``:      the model's own ``predict_proba`` in one process (pandas read, LightGBM on all cores, pandas write);
 * ``pyfunc``:   the registered pyfunc model on pandas through ``score_pandas`` (same process, same threads);
 * ``spark``:    ``score_table`` on ``local[2]`` (sparksweep's pandas UDF: model loaded once per worker, one model
-                thread per task, 100k-row Arrow batches);
+                thread per task, 100k-row Arrow batches); ``spark 2thr``: the same with two threads per task
+                (oversubscribed on 2 cores, shown to measure the cap's effect);
 
 and, for reference, ``spark_udf`` (the generic ``mlflow.pyfunc.spark_udf`` a user would call on the same model, with
 Spark's default Arrow batches) and ``spark io`` (a bare Spark parquet read + write of the same columns, no model).
@@ -100,6 +101,12 @@ def main() -> None:
             df = pd.read_parquet(data)
             score_pandas(df, champion, model=model, keep=KEEP).to_parquet(out("pyfunc"), index=False)
 
+        def spark_two_threads() -> None:
+            path = out("spark2")
+            score_table(
+                champion, input_path=str(data), output_path=path, keep=KEEP, tracking_uri=uri, spark=spark, threads=2
+            )
+
         def spark_path() -> None:
             score_table(
                 champion, input_path=str(data), output_path=out("spark"), keep=KEEP, tracking_uri=uri, spark=spark
@@ -126,6 +133,7 @@ def main() -> None:
             "raw": raw,
             "pyfunc": pyfunc,
             "spark": spark_path,
+            "spark 2thr": spark_two_threads,
             "spark_udf": generic_udf,
             "spark io": spark_io,
         }

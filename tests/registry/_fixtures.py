@@ -28,10 +28,12 @@ class Logged:
     sweep_run_id: str
 
 
-def log_trial(uri: str, experiment_id: str, dataset: Dataset, family_name: str, number: int = 0) -> Logged:
+def log_trial(
+    uri: str, experiment_id: str, dataset: Dataset, family_name: str, params: dict[str, float] | None = None
+) -> Logged:
     """Fit ``family_name`` on the data set, log it under a trial run whose parent is a fresh sweep run."""
     family = helpers.ConstantFamily() if family_name == "test.constant" else get_family(family_name)
-    estimator = family.fit(family.build({}, task="binary", n_jobs=1, seed=0), dataset.training)
+    estimator = family.fit(family.build(params or {}, task="binary", n_jobs=1, seed=0), dataset.training)
     client = MlflowClient(uri)
     sweep = client.create_run(experiment_id, tags={"sparksweep.kind": "sweep"}).info.run_id
     with mlflow.start_run(experiment_id=experiment_id, tags={"mlflow.parentRunId": sweep}) as run:
@@ -44,10 +46,10 @@ def log_trial(uri: str, experiment_id: str, dataset: Dataset, family_name: str, 
             classes=dataset.classes,
         )
     trial = TrialResult(
-        number=number,
+        number=0,
         run_id=run.info.run_id,
         family=family.name,
-        params={},
+        params=params or {},
         state=TrialState.COMPLETE,
         value=0.0,
         model_uri=model_uri,

@@ -249,12 +249,14 @@ def score_spark(
     prediction_col: str = "prediction",
     keep: list[str] | None = None,
     result_type: str | None = None,
+    threads: int | None = None,
 ) -> SparkDataFrame:
     """Score a Spark DataFrame lazily; returns the ``keep`` columns (all when None) plus the prediction column(s).
 
     The model is resolved and downloaded once on the driver, its signature is checked against ``df``'s columns
     (name and type; safe widenings are cast) before any job starts. ``result_type`` is only used for models that
-    are not sparksweep's own (they go through ``mlflow.pyfunc.spark_udf``; default ``double``).
+    are not sparksweep's own (they go through ``mlflow.pyfunc.spark_udf``; default ``double``). ``threads`` caps
+    each task's model threads (default ``spark.task.cpus``, so concurrent tasks do not oversubscribe the cores).
 
     Example:
         >>> scored = score_spark(spark.table("users"), "models:/churn@champion", keep=["user_id"])  # doctest: +SKIP
@@ -262,7 +264,8 @@ def score_spark(
     import mlflow
 
     local = download_model(model_uri, tracking_uri)
-    return _score_loaded(df, local, mlflow.pyfunc.load_model(local), model_uri, prediction_col, keep, result_type)
+    model = mlflow.pyfunc.load_model(local)
+    return _score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads)
 
 
 def _score_loaded(
@@ -273,6 +276,7 @@ def _score_loaded(
     prediction_col: str,
     keep: list[str] | None,
     result_type: str | None,
+    threads: int | None = None,
 ) -> SparkDataFrame:
     import mlflow
     from pyspark.sql import functions as sf
@@ -289,7 +293,8 @@ def _score_loaded(
         udf = mlflow.pyfunc.spark_udf(df.sparkSession, local, result_type=result_type or "double", env_manager="local")
         plain: SparkDataFrame = df.select(*kept, udf(*inputs).alias(prediction_col))
         return plain
-    threads = int(df.sparkSession.conf.get("spark.task.cpus", "1") or 1)
+    if threads is None:
+        threads = int(df.sparkSession.conf.get("spark.task.cpus", "1") or 1)
     scored = _spark_udf(df, local, kind, threads)(sf.struct(*inputs))
     if kind.task == "multiclass":
         probabilities = scored["probabilities"].alias("probabilities")
@@ -336,6 +341,7 @@ def score_table(
     tracking_uri: str | None = None,
     spark: Any = None,
     batch_rows: int = ARROW_BATCH_ROWS,
+    threads: int | None = None,
 ) -> ScoreReport:
     """Read a table (parquet, csv or a Spark table), score it on Spark and write parquet or a Spark table.
 
@@ -364,7 +370,7 @@ def score_table(
     slots = spark.sparkContext.defaultParallelism
     if df.rdd.getNumPartitions() < slots:
         df = df.repartition(slots)
-    scored = _score_loaded(df, local, model, model_uri, "prediction", kept, None)
+    scored = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads)
     conf_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(batch_rows))
