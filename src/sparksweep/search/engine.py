@@ -34,6 +34,7 @@ from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecut
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
 from sparksweep.search.tracking import (
+    ELAPSED_METRIC,
     TAG_DATA_PATH,
     TAG_STOP_REASON,
     RecordedTrial,
@@ -226,9 +227,8 @@ def resume_sweep(
             spec = spec.with_overrides(**{"data.path": recorded})
     metric = parent.data.params.get("metric") or spec.metric or ""
     trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric)
-    ends = [t.ended or t.started for t in trials]
-    started = (parent.info.start_time or 0) / 1000
-    elapsed = max([e - started for e in ends], default=0.0)
+    # The time the sweep ran before (logged with each finished trial), not the wall clock since it started.
+    elapsed = float(parent.data.metrics.get(ELAPSED_METRIC, 0.0))
     resume = _Resume(parent_run_id, trials, elapsed)
     return _sweep(spec, data=data, spark=spark, executor=executor, on_trial=on_trial, resume=resume)
 
@@ -305,6 +305,8 @@ def _sweep(
                     why = "the sweep's driver stopped during this trial"
                     tracker.fail_trial(trial.run_id, TrialState.KILLED, why, lost=True)
             past = [_killed_if_running(t) for t in past]
+            if spec.search.warm_start is not None:
+                searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
             searcher.add_past([t.to_past(space) for t in past])
         else:
             tracker.start(
@@ -614,7 +616,7 @@ class _Loop:
         p = self.progress
         p.running = len(self.running)
         # Stepped by completion order (trials finish out of order), so the curve is monotone.
-        self.tracker.log_progress(self.metric.name, _value(p.best), step=p.finished + p.killed - 1)
+        self.tracker.log_progress(self.metric.name, _value(p.best), step=p.finished + p.killed - 1, elapsed=p.elapsed)
         if self.on_trial is not None:
             self.on_trial(result, p)
         self._check_stop()

@@ -42,6 +42,7 @@ TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
 TAG_STOP_REASON = "sparksweep.stop_reason"
 SPEC_ARTIFACT = "sweep.yaml"
+ELAPSED_METRIC = "elapsed_s"
 STATE_LOST = "lost"
 """The ``sparksweep.state`` of a trial whose driver died while it ran (recorded as KILLED, run again on resume)."""
 TAG_PARENT = "mlflow.parentRunId"
@@ -299,12 +300,15 @@ class SweepTracker:
         self.client.set_tag(run_id, TAG_STATE, STATE_LOST if lost else state.value)
         self.client.set_terminated(run_id, status=state.mlflow_status)
 
-    def log_progress(self, metric_name: str, best: float | None, step: int) -> None:
-        """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history)."""
+    def log_progress(self, metric_name: str, best: float | None, step: int, elapsed: float | None = None) -> None:
+        """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history), and the
+        sweep's running time (``elapsed_s``: what a resumed sweep's timeout counts)."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         metrics = [Metric("trials_finished", float(step + 1), now, step)]
+        if elapsed is not None:
+            metrics.append(Metric(ELAPSED_METRIC, elapsed, now, step))
         if best is not None:
             metrics.append(Metric(f"best_{metric_name}", best, now, step))
         self.client.log_batch(self.parent_run_id, metrics=metrics)
