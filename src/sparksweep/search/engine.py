@@ -602,8 +602,8 @@ class _Loop:
         except BaseException:
             self.runner.cancel_all()
             for flight in self.running.values():
-                why = "the sweep stopped before this trial finished"
-                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why)
+                why = "the sweep stopped before this trial finished"  # Ctrl-C or an error: run it again on resume
+                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why, lost=True)
             raise
         return sorted(self.results, key=lambda r: r.number), self.stop_reason or "n_trials"
 
