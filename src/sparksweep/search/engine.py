@@ -226,7 +226,8 @@ def resume_sweep(
         if recorded and Path(recorded).exists():
             spec = spec.with_overrides(**{"data.path": recorded})
     metric = parent.data.params.get("metric") or spec.metric or ""
-    trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric)
+    curves = spec.search.pruner != "none"  # the pruner's evidence: the finished trials' per-round scores
+    trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric, curves=curves)
     # The time the sweep ran before (logged with each finished trial), not the wall clock since it started.
     elapsed = float(parent.data.metrics.get(ELAPSED_METRIC, 0.0))
     resume = _Resume(parent_run_id, trials, elapsed)
