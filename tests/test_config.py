@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sparksweep.config import SweepSpec, load_spec, validate_spec
 from sparksweep.errors import SpecError
@@ -102,3 +104,39 @@ def test_yaml_round_trip() -> None:
     again = SweepSpec.model_validate(yaml.safe_load(spec.to_yaml()))
     assert again == spec
     assert "register:" in spec.to_yaml()
+
+
+def test_search_keys_for_budgets_pruning_and_space_overrides() -> None:
+    spec = validate_spec(
+        _raw(
+            search={
+                "pruner": "hyperband",
+                "patience": 5,
+                "target": 0.9,
+                "trial_timeout": 30,
+                "warm_start": "abc",
+                "space": {"lightgbm": {"num_leaves": {"type": "int", "low": 8, "high": 64, "log": True}}},
+            }
+        )
+    )
+    assert spec.search.pruner == "hyperband"
+    assert spec.search.space["lightgbm"]["num_leaves"].high == 64
+    # The recorded YAML (what resume reads back) validates to the same spec.
+    assert validate_spec(yaml.safe_load(spec.to_yaml())) == spec
+
+
+@pytest.mark.parametrize(
+    ("search", "words"),
+    [
+        ({"pruner": "median", "cv": 5}, "cannot be combined with cv=5"),
+        ({"pruner": "asha"}, "search.pruner"),
+        ({"space": {"xgboost": {"max_depth": {"type": "int", "low": 2, "high": 9}}}}, "not in 'models'"),
+        ({"space": {"lightgbm": {"num_leaves": {"type": "int", "low": 8}}}}, "needs both 'low' and 'high'"),
+        ({"space": {"lightgbm": {"x": {"type": "categorical", "low": 1, "choices": [1]}}}}, "choices' only"),
+        ({"space": {"lightgbm": {"x": {"type": "float", "low": 0, "high": 1, "log": True}}}}, "low > 0"),
+        ({"patience": 0}, "search.patience"),
+    ],
+)
+def test_bad_search_keys_are_named(search: dict[str, Any], words: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(words)):
+        validate_spec(_raw(search=search))

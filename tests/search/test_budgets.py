@@ -223,3 +223,31 @@ def test_sweep_file_overrides_a_family_space(spark: Any, tracking_uri: str, smal
     )
     result = run_sweep(spec, data=small, spark=spark)
     assert [t.params for t in result.trials] == [{"C": 0.5}, {"C": 0.5}]
+
+
+def _runnable_algorithms() -> list[str]:
+    from sparksweep.search.algorithms import ALGORITHMS
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return [a for a in sorted(ALGORITHMS) if a != "optuna.gp"]
+    return sorted(ALGORITHMS)
+
+
+def test_each_algorithm_runs_a_small_real_sweep(spark: Any, tracking_uri: str) -> None:
+    client = MlflowClient(tracking_uri)
+    for algorithm in _runnable_algorithms():  # one store for all: a new SQLite store costs seconds
+        result = optimize(
+            objectives.quadratic,
+            {"x": Float(-1.0, 1.0)},
+            n_trials=3,
+            parallelism=2,
+            seed=2,
+            algorithm=algorithm,
+            tracking_uri=tracking_uri,
+            spark=spark,
+        )
+        assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 3, algorithm
+        assert len({t.params["x"] for t in result.trials}) == 3, algorithm
+        assert client.get_run(result.sweep_run_id).data.params["algorithm"] == algorithm

@@ -34,6 +34,7 @@ from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecut
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
 from sparksweep.search.tracking import (
+    ELAPSED_METRIC,
     TAG_DATA_PATH,
     TAG_STOP_REASON,
     RecordedTrial,
@@ -228,10 +229,10 @@ def resume_sweep(
         if recorded and Path(recorded).exists():
             spec = spec.with_overrides(**{"data.path": recorded})
     metric = parent.data.params.get("metric") or spec.metric or ""
-    trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric)
-    ends = [t.ended or t.started for t in trials]
-    started = (parent.info.start_time or 0) / 1000
-    elapsed = max([e - started for e in ends], default=0.0)
+    curves = spec.search.pruner != "none"  # the pruner's evidence: the finished trials' per-round scores
+    trials = read_trials(client, parent.info.experiment_id, parent_run_id, metric, curves=curves)
+    # The time the sweep ran before (logged with each finished trial), not the wall clock since it started.
+    elapsed = float(parent.data.metrics.get(ELAPSED_METRIC, 0.0))
     resume = _Resume(parent_run_id, trials, elapsed)
     return _sweep(spec, data=data, spark=spark, executor=executor, on_trial=on_trial, resume=resume)
 
@@ -313,6 +314,8 @@ def _sweep(
                     why = "the sweep's driver stopped during this trial"
                     tracker.fail_trial(trial.run_id, TrialState.KILLED, why, lost=True)
             past = [_killed_if_running(t) for t in past]
+            if spec.search.warm_start is not None:
+                searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
             searcher.add_past([t.to_past(space) for t in past])
         else:
             tracker.start(
@@ -609,8 +612,8 @@ class _Loop:
         except BaseException:
             self.runner.cancel_all()
             for flight in self.running.values():
-                why = "the sweep stopped before this trial finished"
-                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why)
+                why = "the sweep stopped before this trial finished"  # Ctrl-C or an error: run it again on resume
+                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why, lost=True)
             raise
         return sorted(self.results, key=lambda r: r.number), self.stop_reason or "n_trials"
 
@@ -623,7 +626,7 @@ class _Loop:
         p = self.progress
         p.running = len(self.running)
         # Stepped by completion order (trials finish out of order), so the curve is monotone.
-        self.tracker.log_progress(self.metric.name, _value(p.best), step=p.finished + p.killed - 1)
+        self.tracker.log_progress(self.metric.name, _value(p.best), step=p.finished + p.killed - 1, elapsed=p.elapsed)
         if self.on_trial is not None:
             self.on_trial(result, p)
         self._check_stop()

@@ -10,7 +10,7 @@ import hashlib
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,7 @@ TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
 TAG_STOP_REASON = "sparksweep.stop_reason"
 SPEC_ARTIFACT = "sweep.yaml"
+ELAPSED_METRIC = "elapsed_s"
 STATE_LOST = "lost"
 """The ``sparksweep.state`` of a trial whose driver died while it ran (recorded as KILLED, run again on resume)."""
 TAG_PARENT = "mlflow.parentRunId"
@@ -106,6 +107,8 @@ class RecordedTrial:
     error: str | None
     lost: bool = False
     """It died with its driver (or was still RUNNING when read): not counted in the budget on resume."""
+    intermediate: dict[int, float] = field(default_factory=dict)
+    """Its per-round validation scores (``valid_<metric>``), read only when a pruner needs them."""
 
     def to_past(self, space: Any) -> PastTrial:
         """Typed by ``space`` (:meth:`SearchSpace.check` raises when the trial does not fit it)."""
@@ -129,6 +132,7 @@ class RecordedTrial:
             error=self.error,
             model_uri=self.model_uri,
             duration=0.0 if self.ended is None else self.ended - self.started,
+            intermediate=dict(self.intermediate),
         )
 
 
@@ -152,6 +156,13 @@ def read_sweep_run(client: MlflowClient, run_id: str) -> Any:
     return run
 
 
+def _curve(client: MlflowClient, run: Any, metric: str) -> dict[int, float]:
+    name = f"valid_{metric}"
+    if name not in run.data.metrics:
+        return {}
+    return {int(m.step): float(m.value) for m in client.get_metric_history(run.info.run_id, name)}
+
+
 def read_spec_yaml(client: MlflowClient, run_id: str) -> str:
     """The sweep file recorded on a sweep's parent run."""
     with tempfile.TemporaryDirectory(prefix="sparksweep-spec-") as tmp:
@@ -170,8 +181,10 @@ def _trial_state(run: Any) -> TrialState:
     return TrialState.RUNNING
 
 
-def read_trials(client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str) -> list[RecordedTrial]:
-    """Every child run of the sweep ``parent_run_id``, by trial number."""
+def read_trials(
+    client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str, *, curves: bool = False
+) -> list[RecordedTrial]:
+    """Every child run of the sweep ``parent_run_id``, by trial number (with their per-round scores if ``curves``)."""
     from mlflow.entities import ViewType
 
     runs: list[Any] = []
@@ -211,6 +224,7 @@ def read_trials(client: MlflowClient, experiment_id: str, parent_run_id: str, me
                 ended=None if run.info.end_time is None else run.info.end_time / 1000,
                 error=tags.get(TAG_ERROR),
                 lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
+                intermediate=_curve(client, run, metric) if curves and state.is_finished else {},
             )
         )
     return sorted(out, key=lambda t: t.number)
@@ -309,12 +323,15 @@ class SweepTracker:
         self.client.set_tag(run_id, TAG_STATE, STATE_LOST if lost else state.value)
         self.client.set_terminated(run_id, status=state.mlflow_status)
 
-    def log_progress(self, metric_name: str, best: float | None, step: int) -> None:
-        """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history)."""
+    def log_progress(self, metric_name: str, best: float | None, step: int, elapsed: float | None = None) -> None:
+        """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history), and the
+        sweep's running time (``elapsed_s``: what a resumed sweep's timeout counts)."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         metrics = [Metric("trials_finished", float(step + 1), now, step)]
+        if elapsed is not None:
+            metrics.append(Metric(ELAPSED_METRIC, elapsed, now, step))
         if best is not None:
             metrics.append(Metric(f"best_{metric_name}", best, now, step))
         self.client.log_batch(self.parent_run_id, metrics=metrics)

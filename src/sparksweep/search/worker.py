@@ -148,6 +148,7 @@ def _quiet_worker() -> None:
     """Keep MLflow's per-model INFO lines and download progress bars out of the executors' logs."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # the pruner's local study would announce itself
 
 
 def _log_estimator_params(client: Any, task: TrialTask, estimator: Any) -> None:
