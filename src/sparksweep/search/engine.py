@@ -307,7 +307,7 @@ def _loop(
 def _collect(future: Future[TrialResult], flight: _InFlight, tracker: SweepTracker, killed: bool) -> TrialResult:
     """The trial's result; a task that never reported back is recorded as failed (or killed, when cancelled)."""
     try:
-        return future.result()
+        result = future.result()
     except Exception as exc:
         state = TrialState.KILLED if killed else TrialState.FAILED
         error = f"{type(exc).__name__}: {exc}"
@@ -320,3 +320,6 @@ def _collect(future: Future[TrialResult], flight: _InFlight, tracker: SweepTrack
             state=state,
             error=error,
         )
+    if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
+        tracker.fail_trial(flight.run_id, result.state, result.error or "the trial's results could not be recorded")
+    return result

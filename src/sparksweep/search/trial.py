@@ -62,3 +62,4 @@ class TrialResult:
     fit_time: float = 0.0
     error: str | None = None
     model_uri: str | None = None
+    recorded: bool = True  # False: the worker could not write the final state; the driver marks the run failed
