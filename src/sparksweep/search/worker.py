@@ -224,7 +224,7 @@ def run_trial(task: TrialTask) -> TrialResult:
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         error = "".join(traceback.format_exception(exc))
         if stage == "record":
-            error = f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed\n{error}"
+            error += f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed"
         terminated, problems = _record_failure(client, task, error)
         if problems:
             error += "\nrecording the failure also failed: " + "; ".join(problems)
