@@ -92,10 +92,9 @@ def _print_summary(result: SweepResult) -> None:
         )
         click.echo(f"  reason: {c.reason}")
         click.echo(f"  load it with: mlflow.pyfunc.load_model('models:/{c.name}@champion')")
-    click.echo(
-        f"\nMLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}  "
-        f"(experiment {result.experiment_id}, parent run {result.sweep_run_id})"
-    )
+    server = result.tracking_uri.startswith(("http://", "https://"))
+    ui = result.tracking_uri if server else f"mlflow ui --backend-store-uri {result.tracking_uri}"
+    click.echo(f"\nMLflow UI: {ui}  (experiment {result.experiment_id}, parent run {result.sweep_run_id})")
 
 
 def _run(spec: SweepSpec) -> SweepResult:
