@@ -4,6 +4,7 @@
     python scripts/local_cluster.py up [--dir .sparksweep-cluster] [--workers 2] [--cores 1] [--memory 1g]
                                        [--backend-store-uri sqlite:///... | postgresql://...] [--json]
     python scripts/local_cluster.py status [--dir ...]
+    eval "$(python scripts/local_cluster.py env [--dir ...])"     # exports SPARK_MASTER and MLFLOW_TRACKING_URI
     python scripts/local_cluster.py down [--dir ...]
 
 ``up`` starts one Spark master and ``--workers`` workers from pyspark's own launch classes (``bin/spark-class``
@@ -362,6 +363,19 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def env(args: argparse.Namespace) -> int:
+    """Print shell exports of the running cluster's addresses: ``eval "$(python scripts/local_cluster.py env)"``."""
+    state = ClusterState.load(Path(args.dir).resolve())
+    if state is None:
+        print(f"echo 'no cluster state in {args.dir}; start one with: python {sys.argv[0]} up' >&2; false")
+        return 1
+    if state.spark_master:
+        print(f"export SPARK_MASTER={state.spark_master}")
+    if state.tracking_uri:
+        print(f"export MLFLOW_TRACKING_URI={state.tracking_uri}")
+    return 0
+
+
 def down(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
     for line in stop(directory):
@@ -376,7 +390,7 @@ def down(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "status", "down"):
+    for name in ("up", "status", "env", "down"):
         sub = commands.add_parser(name)
         sub.add_argument("--dir", default=DEFAULT_DIR, help=f"state, logs, stores and work dirs ({DEFAULT_DIR})")
         if name == "up":
@@ -389,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each process")
             sub.add_argument("--json", action="store_true", help="print the state as JSON")
     args = parser.parse_args(argv)
-    return {"up": up, "status": status, "down": down}[args.command](args)
+    return {"up": up, "status": status, "env": env, "down": down}[args.command](args)
 
 
 if __name__ == "__main__":

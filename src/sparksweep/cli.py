@@ -49,6 +49,7 @@ def _quiet_libraries() -> None:
     logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the summary names the server's UI
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in ("hyperopt", "py4j", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

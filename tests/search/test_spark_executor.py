@@ -54,3 +54,18 @@ def test_executors_without_sparksweep_fail_the_start_with_a_clear_error(
         SparkExecutor(spark)
     monkeypatch.undo()
     check_executors(spark)  # the same executors with sparksweep pass
+
+
+@pytest.mark.parametrize(
+    ("master", "loopback"),
+    [
+        ("local[2]", True),
+        ("local[*]", True),
+        ("spark://127.0.0.1:7077", True),
+        ("spark://localhost:7077", True),
+        ("spark://spark-master.internal:7077", False),
+        ("spark://10.0.0.5:7077", False),
+    ],
+)
+def test_only_local_masters_pin_the_driver_to_the_loopback_address(master: str, loopback: bool) -> None:
+    assert spark_module._is_loopback(master) is loopback

@@ -98,6 +98,8 @@ def _configure_autolog(library: str, enabled: bool) -> None:
 def _quiet_worker() -> None:
     """Keep MLflow's per-model INFO lines and download progress bars out of the executors' logs."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # With a tracking server MLflow prints a "View run" link per ended run (and reads the run again to build it).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
