@@ -139,23 +139,39 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _ancestors() -> set[int]:
+    """This process and its parents (a shell that ran `down --dir <dir>` names the dir too, and must live)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
 def processes_inside(directory: Path) -> list[int]:
-    """Live processes whose working directory is inside ``directory`` or whose command line names it (Linux)."""
+    """Live processes of the cluster in ``directory`` (Linux): daemons that carry its marker or its stores on their
+    command line, and executors and Python workers working inside ``<directory>/work``."""
     proc = Path("/proc")
     if not proc.is_dir():
         return []
     root = str(directory.resolve())
+    work = os.path.join(root, "work") + os.sep
+    markers = (f"-Dsparksweep.cluster.dir={root}", os.path.join(root, "mlartifacts"), os.path.join(root, "mlflow.db"))
+    skip = _ancestors()
     found = []
     for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in skip:
             continue
         pid = int(entry.name)
         try:
-            cwd = os.readlink(entry / "cwd")
+            cwd = os.readlink(entry / "cwd") + os.sep
         except OSError:
             cwd = ""
-        inside = cwd == root or cwd.startswith(root + os.sep)
-        if (inside or root in _cmdline(pid)) and _alive(pid):
+        cmdline = _cmdline(pid)
+        if (cwd.startswith(work) or any(m in cmdline for m in markers)) and _alive(pid):
             found.append(pid)
     return found
 

@@ -41,7 +41,7 @@ def cluster_processes(directory: Path) -> list[str]:
             cwd = str(Path(f"/proc/{pid}/cwd").readlink())
         except OSError:
             continue
-        if cwd.startswith(str(directory)):
+        if (cwd + "/").startswith(f"{directory}/"):
             mine.append(line.strip())
     return mine
 
