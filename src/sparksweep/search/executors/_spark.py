@@ -148,7 +148,11 @@ def _probe_job(spark: SparkSession, n_tasks: int) -> list[tuple[str, str, str, s
 
     sc = spark.sparkContext
     sc.setJobGroup("sparksweep-check-executors", "sparksweep: check that executors can import sparksweep")
-    return sc.parallelize(range(n_tasks), n_tasks).mapPartitions(probe).collect()
+    try:
+        return sc.parallelize(range(n_tasks), n_tasks).mapPartitions(probe).collect()
+    finally:  # the caller's later jobs are not part of this group
+        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            sc.setLocalProperty(key, None)  # type: ignore[arg-type]
 
 
 def check_executors(spark: SparkSession, n_tasks: int = 2) -> None:
