@@ -87,6 +87,11 @@ def _is_local(spark: SparkSession) -> bool:
     return str(spark.sparkContext.master).startswith("local")
 
 
+def _dynamic_allocation(spark: SparkSession) -> bool:
+    """Whether executors come and go with the load (then there is no fixed slot count to wait for)."""
+    return str(spark.sparkContext.getConf().get("spark.dynamicAllocation.enabled", "false")).lower() == "true"
+
+
 def _current_slots(spark: SparkSession) -> int:
     """Tasks the registered executors can run at once (their cores over ``spark.task.cpus``)."""
     sc = spark.sparkContext
@@ -99,7 +104,8 @@ def task_slots(spark: SparkSession, *, wait: float = 60.0, settle: float = 2.0) 
     """The task slots of ``spark``'s executors: how many single-task trials can run at the same time.
 
     On a cluster executors register after the session starts, so this waits until at least one has and the count
-    has stayed the same for ``settle`` seconds (at most ``wait`` seconds in all).
+    has stayed the same for ``settle`` seconds (at most ``wait`` seconds in all). With dynamic allocation executors
+    only start when tasks wait, so this returns the current count (at least 1) at once: set the parallelism there.
 
     Raises:
         SparkSweepError: no executor registered within ``wait`` seconds.
@@ -107,7 +113,7 @@ def task_slots(spark: SparkSession, *, wait: float = 60.0, settle: float = 2.0) 
     from sparksweep.errors import SparkSweepError
 
     slots = _current_slots(spark)
-    if _is_local(spark):
+    if _is_local(spark) or _dynamic_allocation(spark):
         return max(1, slots)
     deadline = time.monotonic() + wait
     stable_since = time.monotonic()
@@ -231,7 +237,7 @@ class SparkExecutor(BaseExecutor):
             check_executors(spark, self.task_slots)
             self.task_slots = max(self.task_slots, _current_slots(spark))  # executors that joined meanwhile
         self._parallelism = parallelism or self.task_slots
-        if self._parallelism > self.task_slots:
+        if self._parallelism > self.task_slots and not _dynamic_allocation(spark):
             warnings.warn(
                 f"parallelism {self._parallelism} is more than the {self.task_slots} task slot(s) of the executors "
                 f"on {sc.master} (their cores / spark.task.cpus={self._task_cpus}): the extra trials wait in "
