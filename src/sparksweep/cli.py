@@ -51,6 +51,7 @@ def _quiet_libraries() -> None:
     logging.getLogger("mlflow.models.flavor_backend_registry").setLevel(logging.WARNING)
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the summary names the server's UI
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in ("hyperopt", "py4j", "mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -88,10 +89,9 @@ def _print_summary(result: SweepResult) -> None:
             click.echo(f"  bootstrap interval of the gain: [{c.interval[0]:+.5f}, {c.interval[1]:+.5f}]")
         click.echo(f"  reason: {c.reason}")
         click.echo(f"  load it with: mlflow.pyfunc.load_model('models:/{c.name}@champion')")
-    click.echo(
-        f"\nMLflow UI: mlflow ui --backend-store-uri {result.tracking_uri}  "
-        f"(experiment {result.experiment_id}, parent run {result.sweep_run_id})"
-    )
+    server = result.tracking_uri.startswith(("http://", "https://"))
+    ui = result.tracking_uri if server else f"mlflow ui --backend-store-uri {result.tracking_uri}"
+    click.echo(f"\nMLflow UI: {ui}  (experiment {result.experiment_id}, parent run {result.sweep_run_id})")
 
 
 def _display(spec: SweepSpec) -> ProgressDisplay:

@@ -13,7 +13,9 @@ __all__ = [
     "DependencyError",
     "RegistryError",
     "SparkSweepError",
+    "SparkSweepWarning",
     "SpecError",
+    "TrackingError",
     "TrialError",
 ]
 
@@ -47,3 +49,11 @@ class TrialError(SparkSweepError, RuntimeError):
 
 class RegistryError(SparkSweepError, RuntimeError):
     """Registering, promoting or loading a model in the MLflow Model Registry failed."""
+
+
+class TrackingError(SparkSweepError, RuntimeError):
+    """The MLflow tracking store kept failing (after retries) or refused a write."""
+
+
+class SparkSweepWarning(UserWarning):
+    """A setting that works but wastes something (e.g. more trials in flight than the cluster has task slots)."""

@@ -636,7 +636,6 @@ def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> T
     """The trial's result; a task that never reported back is recorded as failed (or killed, when cancelled)."""
     try:
         result: TrialResult = future.result()
-        return result
     except Exception as exc:
         state = TrialState.KILLED if flight.killed else TrialState.FAILED
         error = flight.killed or f"{type(exc).__name__}: {exc}"
@@ -649,3 +648,6 @@ def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> T
             state=state,
             error=error,
         )
+    if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
+        tracker.fail_trial(flight.run_id, result.state, result.error or "the trial's results could not be recorded")
+    return result

@@ -1,7 +1,9 @@
 """MLflow records of a sweep: the parent run, one child run per trial, and the best value so far.
 
 All writes go through :class:`mlflow.MlflowClient` with explicit run ids, never the fluent API's global active run,
-so parallel trials and a user's own active run are never confused.
+so parallel trials and a user's own active run are never confused. Transient store errors (a server restarting, a 5xx,
+a dropped connection) are retried with :class:`~sparksweep.search.retry.RetryPolicy`; a store that stays down stops
+the sweep with a :class:`~sparksweep.errors.TrackingError`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import hashlib
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sparksweep.errors import SpecError
+from sparksweep.search.retry import RetryPolicy
 from sparksweep.search.space import FAMILY_PARAM
 from sparksweep.search.trial import PastTrial, TrialResult, TrialState
 
@@ -48,6 +52,7 @@ STATE_LOST = "lost"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 _PARAM_LIMIT = 6000
+T = TypeVar("T")
 
 
 def resolve_tracking_uri(uri: str) -> str:
@@ -65,19 +70,25 @@ def resolve_tracking_uri(uri: str) -> str:
     return uri
 
 
-def prepare_store(uri: str) -> MlflowClient:
+def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
     """Create the tracking store in this process before any worker touches it (a new SQLite store migrates its
-    schema on first use, and several processes doing that at once fail)."""
+    schema on first use, and several processes doing that at once fail). For a server, this checks it answers."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.search_experiments(max_results=1)
+    (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
     return client
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
     """Where a new experiment keeps its artifacts: beside a SQLite store's file (not in whatever directory the
-    sweep was started from); for other stores, the server's default."""
+    sweep was started from); for other stores, the server's default (``mlflow-artifacts:/`` for a server started
+    with ``--serve-artifacts``, so workers upload through the server and need no shared filesystem).
+
+    Example:
+        >>> artifact_location("http://127.0.0.1:5000", "churn") is None
+        True
+    """
     prefix = "sqlite:///"
     if not uri.startswith(prefix):
         return None
@@ -237,16 +248,21 @@ class SweepTracker:
         >>> tracker = SweepTracker("sqlite:///mlflow.db", "churn")  # doctest: +SKIP
     """
 
-    def __init__(self, tracking_uri: str, experiment: str) -> None:
+    def __init__(self, tracking_uri: str, experiment: str, retry: RetryPolicy | None = None) -> None:
         self.tracking_uri = tracking_uri
-        self.client = prepare_store(tracking_uri)
+        self.retry = retry or RetryPolicy()
+        self.client = prepare_store(tracking_uri, self.retry)
         self.experiment_id = self._experiment_id(experiment)
         self.run_id: str | None = None
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store operation, with transient errors retried (see :class:`RetryPolicy`)."""
+        return self.retry.call(what, fn, *args, **kwargs)
 
     def _experiment_id(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
 
-        found = self.client.get_experiment_by_name(name)
+        found = self._call("look up the experiment", self.client.get_experiment_by_name, name)
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 raise SpecError(
@@ -255,11 +271,16 @@ class SweepTracker:
             return str(found.experiment_id)
         try:
             return str(
-                self.client.create_experiment(name, artifact_location=artifact_location(self.tracking_uri, name))
+                self._call(
+                    "create the experiment",
+                    self.client.create_experiment,
+                    name,
+                    artifact_location=artifact_location(self.tracking_uri, name),
+                )
             )
         except MlflowException:
             # Another sweep created it between our lookup and our create.
-            again = self.client.get_experiment_by_name(name)
+            again = self._call("look up the experiment", self.client.get_experiment_by_name, name)
             if again is None:
                 raise
             return str(again.experiment_id)
@@ -281,15 +302,18 @@ class SweepTracker:
         from mlflow.entities import Param
 
         extra = dict(tags or {})
-        run = self.client.create_run(
+        run = self._call(
+            "create the sweep's run",
+            self.client.create_run,
             self.experiment_id,
             run_name=extra.pop(TAG_RUN_NAME, run_name),
             tags={**extra, TAG_KIND: "sweep"},
             start_time=int(time.time() * 1000),
         )
         self.run_id = run.info.run_id
-        self.client.log_batch(self.run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
-        self.client.log_text(self.run_id, spec_yaml, SPEC_ARTIFACT)
+        batch = [Param(k, _param_text(v)) for k, v in params.items()]
+        self._call("log the sweep's settings", self.client.log_batch, self.run_id, params=batch)
+        self._call("log the sweep file", self.client.log_text, self.run_id, spec_yaml, SPEC_ARTIFACT)
         return self.run_id
 
     def attach(self, run_id: str) -> None:
@@ -309,9 +333,15 @@ class SweepTracker:
             TAG_RUN_NAME: f"trial-{number:03d}-{family}",
             TAG_SEARCHED: ",".join(params),
         }
-        run = self.client.create_run(self.experiment_id, tags=tags, start_time=int(time.time() * 1000))
-        all_params = {FAMILY_PARAM: family, **params}
-        self.client.log_batch(run.info.run_id, params=[Param(k, _param_text(v)) for k, v in all_params.items()])
+        run = self._call(
+            "create the trial's run",
+            self.client.create_run,
+            self.experiment_id,
+            tags=tags,
+            start_time=int(time.time() * 1000),
+        )
+        batch = [Param(k, _param_text(v)) for k, v in {FAMILY_PARAM: family, **params}.items()]
+        self._call("log the trial's hyperparameters", self.client.log_batch, run.info.run_id, params=batch)
         return str(run.info.run_id)
 
     def fail_trial(self, run_id: str, state: TrialState, error: str, *, lost: bool = False) -> None:
@@ -319,9 +349,9 @@ class SweepTracker:
 
         ``lost``: it died with its driver; it does not count towards the budget when the sweep resumes.
         """
-        self.client.set_tag(run_id, TAG_ERROR, error[-4000:])
-        self.client.set_tag(run_id, TAG_STATE, STATE_LOST if lost else state.value)
-        self.client.set_terminated(run_id, status=state.mlflow_status)
+        self._call("tag the failed trial", self.client.set_tag, run_id, TAG_ERROR, error[-4000:])
+        self._call("tag the failed trial", self.client.set_tag, run_id, TAG_STATE, STATE_LOST if lost else state.value)
+        self._call("end the failed trial's run", self.client.set_terminated, run_id, status=state.mlflow_status)
 
     def log_progress(self, metric_name: str, best: float | None, step: int, elapsed: float | None = None) -> None:
         """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history), and the
@@ -334,18 +364,21 @@ class SweepTracker:
             metrics.append(Metric(ELAPSED_METRIC, elapsed, now, step))
         if best is not None:
             metrics.append(Metric(f"best_{metric_name}", best, now, step))
-        self.client.log_batch(self.parent_run_id, metrics=metrics)
+        self._call("log the sweep's progress", self.client.log_batch, self.parent_run_id, metrics=metrics)
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self.parent_run_id, key, value)
+        from mlflow.entities import RunTag
+
+        batch = [RunTag(k, v) for k, v in tags.items()]
+        self._call("tag the sweep's run", self.client.log_batch, self.parent_run_id, tags=batch)
 
     def log_summary(self, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.parent_run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+        batch = [Metric(k, v, now, 0) for k, v in metrics.items()]
+        self._call("log the sweep's summary", self.client.log_batch, self.parent_run_id, metrics=batch)
 
     def finish(self, status: str = "FINISHED") -> None:
         if self.run_id is not None:
-            self.client.set_terminated(self.run_id, status=status)
+            self._call("end the sweep's run", self.client.set_terminated, self.run_id, status=status)

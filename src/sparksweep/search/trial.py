@@ -80,3 +80,5 @@ class TrialResult:
     """The validation scores the trial reported by step (the pruner's evidence)."""
     pruner_attrs: dict[str, Any] = field(default_factory=dict)
     """What the pruner recorded on the trial in the worker (successive halving's rungs)."""
+    recorded: bool = True
+    """False: the worker could not write the final state; the driver marks the run failed."""

@@ -14,9 +14,11 @@ import os
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sparksweep.search.retry import RetryPolicy
 from sparksweep.search.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ class TrialTask:
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
     cv: int | None = None
     """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    """How writes to the tracking store are retried on transient errors."""
 
     @property
     def family_name(self) -> str:
@@ -147,6 +151,8 @@ def _configure_autolog(library: str, enabled: bool) -> None:
 def _quiet_worker() -> None:
     """Keep MLflow's per-model INFO lines and download progress bars out of the executors' logs."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # With a tracking server MLflow prints a "View run" link per ended run (and reads the run again to build it).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("optuna").setLevel(logging.WARNING)  # the pruner's local study would announce itself
 
@@ -253,15 +259,49 @@ def run_objective(task: ObjectiveTask) -> TrialResult:
         )
 
 
-def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
-    """Fit, evaluate and record one trial; a trial that raises is recorded as FAILED with its traceback.
+def _end_run(client: Any, run_id: str, status: str) -> None:
+    """End the trial's run: through the fluent API while it is the active run (that also pops it), else directly."""
+    import mlflow
 
-    Errors in recording the failure itself are not swallowed: they propagate, and the driver marks the run failed.
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(status)
+    else:
+        client.set_terminated(run_id, status=status)
+
+
+def _record_failure(client: Any, task: TrialTask, error: str) -> tuple[bool, list[str]]:
+    """Mark the run FAILED (first: that also leaves no fluent run active in this process), then tag it with the
+    traceback, each retried; return whether the FAILED status was written, and what could not be."""
+    steps: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
+        ("mark the trial's run FAILED", _end_run, (client, task.run_id, "FAILED")),
+        ("tag the failed trial", client.set_tag, (task.run_id, "sparksweep.error", error[-_ERROR_TAG_LIMIT:])),
+        ("log the failed trial's traceback", client.log_text, (task.run_id, error, "error.txt")),
+    ]
+    problems: list[str] = []
+    for what, fn, args in steps:
+        try:
+            task.retry.call(what, fn, *args)
+        except Exception as exc:  # reported in the result; the driver marks the run failed once more
+            problems.append(f"{type(exc).__name__}: {exc}")
+            if fn is _end_run:
+                return False, problems
+    return True, problems
+
+
+def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
+    """Fit, evaluate and record one trial.
+
+    A trial whose model raises is recorded as FAILED with its traceback. So is a trial whose results (metric, params,
+    model, final status) could not be written to the tracking store even after retries: a trial is COMPLETE only
+    when its results are in the store. This function returns a result rather than raising, so Spark never re-runs
+    a trial because its recording failed; a result with ``recorded=False`` tells the driver to mark the run failed.
     """
     if isinstance(task, ObjectiveTask):
         return run_objective(task)
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.entities import Metric as MlflowMetric
     from threadpoolctl import threadpool_limits
 
     from sparksweep.scoring.metrics import get_metric
@@ -269,9 +309,11 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
 
     started = time.perf_counter()
     _quiet_worker()
+    task.retry.bound_http_retries()
     mlflow.set_tracking_uri(task.tracking_uri)
     client = MlflowClient(task.tracking_uri)
     fit_time = 0.0
+    stage = "fit"
     reporter: StepReporter | None = None
     try:
         t_data = time.perf_counter()
@@ -281,13 +323,11 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
         estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
         if task.pruning is not None:
             reporter = task.pruning.reporter(metric, data.y_valid)
-        with (
-            mlflow.start_run(run_id=task.run_id),
-            threadpool_limits(limits=task.n_jobs),
-            warnings.catch_warnings(),
-        ):
+        task.retry.call("open the trial's run", mlflow.start_run, run_id=task.run_id)
+        with threadpool_limits(limits=task.n_jobs), warnings.catch_warnings():
             # scikit-learn 1.9 renamed log_loss's y_pred; MLflow's autologging still passes it by the old name.
             warnings.filterwarnings("ignore", message="`y_pred` was renamed", category=FutureWarning)
+            # Autologged extras are best effort: MLflow's autologging drops its own logging errors.
             _configure_autolog(task.family.library, task.autolog)
             metrics: dict[str, float] = {}
             fold_scores: list[float] = []
@@ -310,16 +350,27 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                 value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
             if not math.isfinite(value):
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
+            stage = "record"
             metrics.update({metric.name: value, "fit_time": fit_time, "data_load_time": data_time})
-            mlflow.log_metrics(metrics)
-            _log_steps(client, task.run_id, f"valid_{metric.name}", reporter)
+            now = int(time.time() * 1000)
+            task.retry.call(
+                "log the trial's metrics",
+                client.log_batch,
+                task.run_id,
+                metrics=[MlflowMetric(k, v, now, 0) for k, v in metrics.items()],
+            )
+            task.retry.call(
+                "log the validation curve", _log_steps, client, task.run_id, f"valid_{metric.name}", reporter
+            )
             if not task.autolog:
-                _log_estimator_params(client, task, estimator)
+                task.retry.call("log the estimator's params", _log_estimator_params, client, task, estimator)
             model_uri = None
             if task.log_model:
                 from sparksweep.models._mlflow import log_fitted_model
 
-                model_uri = log_fitted_model(
+                model_uri = task.retry.call(
+                    "log the trial's model",
+                    log_fitted_model,
                     task.family,
                     estimator,
                     task=task.task,
@@ -328,7 +379,8 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                     classes=task.classes,
                     categories=data.categories,
                 )
-                mlflow.set_tag("sparksweep.model_uri", model_uri)
+                task.retry.call("tag the model URI", client.set_tag, task.run_id, "sparksweep.model_uri", model_uri)
+            task.retry.call("mark the trial's run FINISHED", _end_run, client, task.run_id, "FINISHED")
         return TrialResult(
             number=task.number,
             run_id=task.run_id,
@@ -346,9 +398,11 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
         )
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         error = "".join(traceback.format_exception(exc))
-        client.set_tag(task.run_id, "sparksweep.error", error[-_ERROR_TAG_LIMIT:])
-        client.log_text(task.run_id, error, "error.txt")
-        client.set_terminated(task.run_id, status="FAILED")
+        if stage == "record":
+            error += f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed"
+        terminated, problems = _record_failure(client, task, error)
+        if problems:
+            error += "\nrecording the failure also failed: " + "; ".join(problems)
         return TrialResult(
             number=task.number,
             run_id=task.run_id,
@@ -358,6 +412,7 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
             duration=time.perf_counter() - started,
             fit_time=fit_time,
             error=error,
+            recorded=terminated,
         )
 
 

@@ -1,7 +1,9 @@
 """Trials as Spark tasks: one single-task job per trial, each in its own job group (so it can be cancelled).
 
 Data reaches the executors as a broadcast variable, loaded once per Python worker process (the worker caches it by
-the data's fingerprint), so trials never re-read or re-ship it.
+the data's fingerprint), so trials never re-read or re-ship it, and executors need no filesystem shared with the
+driver. On a cluster the executor pool is checked once per Spark application: every executor's Python must import
+sparksweep (a clear error says so when one cannot), and parallelism defaults to the task slots the executors offer.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import os
 import shutil
 import sys
 import threading
+import time
 import uuid
+import warnings
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparksweep._imports import require
-from sparksweep.errors import DependencyError
+from sparksweep.errors import DependencyError, SparkSweepWarning
 from sparksweep.search.executors._base import BaseExecutor
 
 if TYPE_CHECKING:
@@ -26,7 +31,8 @@ if TYPE_CHECKING:
     from sparksweep.search.trial import TrialResult
     from sparksweep.search.worker import TrialTask
 
-__all__ = ["BroadcastData", "SparkExecutor", "get_spark"]
+__all__ = ["BroadcastData", "SparkExecutor", "check_executors", "get_spark", "task_slots"]
+
 
 _JAVA_HINT = (
     "Spark needs Java 17 or 21 and none was found (no `java` on PATH and no JAVA_HOME). Install it, e.g. "
@@ -49,9 +55,12 @@ def get_spark(master: str = "local[*]", conf: dict[str, str] | None = None, app_
         return active
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         raise DependencyError(_JAVA_HINT)
+    # Executors start this interpreter: on a cluster the same path must hold the same environment on every worker
+    # (a shared venv), or PYSPARK_PYTHON points into a packed environment shipped with spark.archives (README).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if _is_loopback(master):  # a remote cluster's executors must reach the driver on a routable address
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -64,6 +73,133 @@ def get_spark(master: str = "local[*]", conf: dict[str, str] | None = None, app_
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _is_loopback(master: str) -> bool:
+    """Whether ``master`` runs on this machine only (``local[...]``, or a cluster on 127.0.0.1 / localhost)."""
+    if master.startswith("local"):
+        return True
+    host = master.split("://", 1)[-1].split(":", 1)[0]
+    return host in {"127.0.0.1", "localhost"}
+
+
+def _is_local(spark: SparkSession) -> bool:
+    return str(spark.sparkContext.master).startswith("local")
+
+
+def _dynamic_allocation(spark: SparkSession) -> bool:
+    """Whether executors come and go with the load (then there is no fixed slot count to wait for)."""
+    return str(spark.sparkContext.getConf().get("spark.dynamicAllocation.enabled", "false")).lower() == "true"
+
+
+def _current_slots(spark: SparkSession) -> int:
+    """Tasks the registered executors can run at once (their cores over ``spark.task.cpus``)."""
+    sc = spark.sparkContext
+    jsc = sc._jsc.sc()
+    profile = jsc.resourceProfileManager().defaultResourceProfile()
+    return int(jsc.maxNumConcurrentTasks(profile))
+
+
+def task_slots(spark: SparkSession, *, wait: float = 60.0, settle: float = 2.0) -> int:
+    """The task slots of ``spark``'s executors: how many single-task trials can run at the same time.
+
+    On a cluster executors register after the session starts, so this waits until at least one has and the count
+    has stayed the same for ``settle`` seconds (at most ``wait`` seconds in all). With dynamic allocation executors
+    only start when tasks wait, so this returns the current count (at least 1) at once: set the parallelism there.
+
+    Raises:
+        SparkSweepError: no executor registered within ``wait`` seconds.
+    """
+    from sparksweep.errors import SparkSweepError
+
+    slots = _current_slots(spark)
+    if _is_local(spark) or _dynamic_allocation(spark):
+        return max(1, slots)
+    deadline = time.monotonic() + wait
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = _current_slots(spark)
+        if now != slots:
+            slots, stable_since = now, time.monotonic()
+        elif slots > 0 and time.monotonic() - stable_since >= settle:
+            return slots
+    if slots > 0:
+        return slots
+    raise SparkSweepError(
+        f"no executor of the Spark application on {spark.sparkContext.master} registered within {wait:.0f}s; check "
+        "that the cluster's workers are up and have the cores and memory the application asks for "
+        "(spark.executor.cores, spark.executor.memory)"
+    )
+
+
+_CHECKED_APPS: set[str] = set()
+
+
+def _probe_job(spark: SparkSession, n_tasks: int) -> list[tuple[str, str, str, str]]:
+    """Run ``n_tasks`` tiny tasks that report (host, python, sparksweep version or "", import error or "")."""
+
+    # Defined inside this function so cloudpickle ships it by value: a worker without sparksweep can still run it.
+    def probe(_: Iterable[int]) -> Iterator[tuple[str, str, str, str]]:
+        import socket
+        import sys as worker_sys
+
+        host = socket.gethostname()
+        try:
+            import sparksweep as worker_sparksweep
+        except Exception as exc:
+            yield host, worker_sys.executable, "", f"{type(exc).__name__}: {exc}"
+        else:
+            yield host, worker_sys.executable, str(worker_sparksweep.__version__), ""
+
+    sc = spark.sparkContext
+    sc.setJobGroup("sparksweep-check-executors", "sparksweep: check that executors can import sparksweep")
+    try:
+        return sc.parallelize(range(n_tasks), n_tasks).mapPartitions(probe).collect()
+    finally:  # the caller's later jobs are not part of this group
+        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            sc.setLocalProperty(key, None)  # type: ignore[arg-type]
+
+
+def check_executors(spark: SparkSession, n_tasks: int = 2) -> None:
+    """Check, once per Spark application, that executors can import sparksweep in their Python.
+
+    Raises:
+        DependencyError: an executor's Python lacks sparksweep (or cannot be started), with how to fix it.
+    """
+    import sparksweep
+
+    app = str(spark.sparkContext.applicationId)
+    if app in _CHECKED_APPS:
+        return
+    python = os.environ.get("PYSPARK_PYTHON", "python3")
+    fix = (
+        "Executors need the driver's Python environment: install sparksweep and its dependencies into the "
+        "same path on every worker (a shared venv), or pack the environment and ship it with spark.archives "
+        "and PYSPARK_PYTHON=./environment/bin/python (see the README, 'Cluster mode')"
+    )
+    try:
+        reports = _probe_job(spark, max(1, n_tasks))
+    except Exception as exc:  # a Py4JJavaError: the executors could not even start a Python worker
+        cause = str(exc).strip().splitlines()
+        detail = next((line for line in cause if "Error" in line or "Cannot run" in line), cause[0] if cause else "")
+        raise DependencyError(
+            f"the Spark executors on {spark.sparkContext.master} could not run Python {python!r}: {detail[:300]}. "
+            + fix
+        ) from exc
+    missing = sorted({(host, exe, err) for host, exe, _, err in reports if err})
+    if missing:
+        where = "; ".join(f"on {host} ({exe}): {err}" for host, exe, err in missing)
+        raise DependencyError(f"sparksweep cannot be imported on the Spark executors {where}. {fix}")
+    versions = {version for _, _, version, _ in reports}
+    if versions != {sparksweep.__version__}:
+        warnings.warn(
+            f"the executors run sparksweep {sorted(versions)} but the driver runs {sparksweep.__version__}; "
+            "install the same version everywhere",
+            SparkSweepWarning,
+            stacklevel=2,
+        )
+    _CHECKED_APPS.add(app)
 
 
 @dataclass(frozen=True)
@@ -92,11 +228,24 @@ class SparkExecutor(BaseExecutor):
 
     name = "spark"
 
-    def __init__(self, spark: SparkSession, parallelism: int | None = None) -> None:
+    def __init__(self, spark: SparkSession, parallelism: int | None = None, *, check: bool = True) -> None:
         self.spark = spark
         sc = spark.sparkContext
         self._task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-        self._parallelism = parallelism or max(1, sc.defaultParallelism // self._task_cpus)
+        self.task_slots = task_slots(spark)
+        if check:
+            check_executors(spark, self.task_slots)
+            self.task_slots = max(self.task_slots, _current_slots(spark))  # executors that joined meanwhile
+        self._parallelism = parallelism or self.task_slots
+        if self._parallelism > self.task_slots and not _dynamic_allocation(spark):
+            warnings.warn(
+                f"parallelism {self._parallelism} is more than the {self.task_slots} task slot(s) of the executors "
+                f"on {sc.master} (their cores / spark.task.cpus={self._task_cpus}): the extra trials wait in "
+                "Spark's queue while the search algorithm proposes them with less information. Lower "
+                "search.parallelism, or add executors",
+                SparkSweepWarning,
+                stacklevel=2,
+            )
         self._pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="sparksweep-trial")
         self._sweep_id = uuid.uuid4().hex[:8]
         self._groups: set[str] = set()
