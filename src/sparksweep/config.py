@@ -169,7 +169,11 @@ class SearchSpec(_Strict):
     space: dict[str, dict[str, ParamSpec]] = Field(
         default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."
     )
-    executor: Literal["spark", "local"] = Field(default="spark", description="Run trials on Spark or a process pool.")
+    executor: Literal["spark", "spark-pool", "local"] = Field(
+        default="spark",
+        description="spark: a Spark job per trial; spark-pool: long-lived Spark tasks that pull trials (less "
+        "overhead per trial); local: a process pool without Spark.",
+    )
 
     @field_validator("algorithm")
     @classmethod

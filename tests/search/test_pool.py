@@ -110,3 +110,14 @@ def test_pool_timeout_kills_running_trials_and_lost_slots_restart(spark: Any, tr
     finally:
         executor.shutdown()
     assert {t.state for t in again.trials} == {TrialState.COMPLETE}
+
+
+def test_pool_is_chosen_by_the_sweep_file_and_honours_trial_timeout(spark: Any, tracking_uri: str) -> None:
+    spec = _spec(tracking_uri, 3).with_overrides(
+        **{"models": ["test.pool_slow"], "search.executor": "spark-pool", "search.trial_timeout": 1.0}
+    )
+    result = run_sweep(spec, data=generate_churn(600, seed=1), spark=spark)
+    assert [t.state for t in result.trials] == [TrialState.KILLED] * 3, "each 30 s trial is stopped after 1 s"
+    client = MlflowClient(tracking_uri)
+    assert client.get_run(result.sweep_run_id).data.params["executor"] == "spark-pool"
+    assert {client.get_run(t.run_id).info.status for t in result.trials} == {"KILLED"}

@@ -30,7 +30,7 @@ from sparksweep.models import get_family
 from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.search.algorithms import BaseSearcher, make_searcher
 from sparksweep.search.champion import ChampionDecision, register_champion
-from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
+from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
 from sparksweep.search.tracking import (
@@ -153,6 +153,8 @@ def _make_executor(spec: SweepSpec, spark: Any) -> BaseExecutor:
     if spec.search.executor == "local":
         return LocalExecutor(spec.search.parallelism)
     session = spark if spark is not None else get_spark(spec.spark.master, spec.spark.conf)
+    if spec.search.executor == "spark-pool":
+        return SparkPoolExecutor(session, spec.search.parallelism)
     return SparkExecutor(session, spec.search.parallelism)
 
 

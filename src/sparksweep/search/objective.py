@@ -28,7 +28,7 @@ from sparksweep.errors import SpecError
 from sparksweep.scoring.metrics import Direction, Metric
 from sparksweep.search.algorithms import make_searcher
 from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
-from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
+from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.space import Distribution, SearchSpace
 from sparksweep.search.tracking import TAG_STOP_REASON, SweepTracker, resolve_tracking_uri
 from sparksweep.search.trial import Proposal, TrialResult
@@ -114,7 +114,7 @@ def optimize(
             patience=patience,
             target=target,
             warm_start=warm_start,
-            executor="local" if executor == "local" else "spark",
+            executor=executor if executor in ("local", "spark-pool") else "spark",
         )
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, "optimize's arguments")) from None
@@ -129,10 +129,11 @@ def optimize(
         runner, own = executor, False
     elif executor == "local":
         runner, own = LocalExecutor(parallelism), True
-    elif executor == "spark":
-        runner, own = SparkExecutor(spark if spark is not None else get_spark("local[*]"), parallelism), True
+    elif executor in ("spark", "spark-pool"):
+        cls = SparkPoolExecutor if executor == "spark-pool" else SparkExecutor
+        runner, own = cls(spark if spark is not None else get_spark("local[*]"), parallelism), True
     else:
-        raise SpecError(f"executor must be 'spark', 'local' or a BaseExecutor, got {executor!r}")
+        raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
     started = time.monotonic()
     name = getattr(objective, "__qualname__", type(objective).__name__)
     base_seed = seed or 0

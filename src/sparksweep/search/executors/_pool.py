@@ -24,8 +24,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialError
-from sparksweep.search.executors._base import BaseExecutor
-from sparksweep.search.executors._spark import BroadcastData
+from sparksweep.search.executors._spark import BroadcastData, SparkExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,7 +87,7 @@ def _serve(host: str, port: int, token: str, slot: int, handles: list[BroadcastD
     yield slot
 
 
-class SparkPoolExecutor(BaseExecutor):
+class SparkPoolExecutor(SparkExecutor):
     """Run trials on ``parallelism`` long-lived Spark tasks that pull trials from the driver.
 
     Example:
@@ -98,10 +97,9 @@ class SparkPoolExecutor(BaseExecutor):
     name = "spark-pool"
 
     def __init__(self, spark: SparkSession, parallelism: int | None = None) -> None:
-        self.spark = spark
+        # Slots, the executors' environment check and the over-subscription warning are the job executor's.
+        super().__init__(spark, parallelism)
         sc = spark.sparkContext
-        self._task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-        self._parallelism = parallelism or max(1, sc.defaultParallelism // self._task_cpus)
         self._host = sc.getConf().get("spark.driver.host", "127.0.0.1")
         self._token = secrets.token_hex(16)
         self._prefix = f"sparksweep-pool-{uuid.uuid4().hex[:8]}"
@@ -115,14 +113,7 @@ class SparkPoolExecutor(BaseExecutor):
         self._started = False
         self._lock = threading.Lock()
         self._running: dict[int, int] = {}  # trial number -> the slot running it
-
-    @property
-    def slots(self) -> int:
-        return self._parallelism
-
-    @property
-    def cores_per_trial(self) -> int:
-        return self._task_cpus
+        self._dropped: set[int] = set()  # trials cancelled before a slot took them
 
     def share(self, data: TrainingData) -> BroadcastData:
         if self._started:
@@ -192,8 +183,13 @@ class SparkPoolExecutor(BaseExecutor):
                         _send(conn, ("stop",))
                     return
                 task, future = item
+                with self._lock:
+                    dropped = task.number in self._dropped
+                    self._dropped.discard(task.number)
+                if dropped:
+                    future.cancel()
                 if not future.set_running_or_notify_cancel():
-                    continue
+                    continue  # cancelled while queued: the engine records it
                 with self._lock:
                     self._running[task.number] = slot
                 try:
@@ -225,6 +221,8 @@ class SparkPoolExecutor(BaseExecutor):
         """Stop trial ``number`` by cancelling its slot's Spark job; the slot is started again for the next trial."""
         with self._lock:
             slot = self._running.get(number)
+            if slot is None:
+                self._dropped.add(number)  # still queued: the slot that takes it drops it
         if slot is not None:
             self.spark.sparkContext.cancelJobGroup(f"{self._prefix}-slot-{slot}")
 
@@ -249,6 +247,7 @@ class SparkPoolExecutor(BaseExecutor):
         for thread in list(self._threads):
             thread.join(timeout=30)
         self._server.close()
+        super().shutdown()
         for handle in self._handles:
             handle.broadcast.unpersist()
         self._handles.clear()
