@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from sparksweep.config import SweepSpec, load_spec
 from sparksweep.datasets import generate_churn
-from sparksweep.errors import DataError, DependencyError, RegistryError, SparkSweepError, SpecError, TrialError
+from sparksweep.errors import (
+    DataError,
+    DataWarning,
+    DependencyError,
+    RegistryError,
+    SparkSweepError,
+    SpecError,
+    TrialError,
+)
 from sparksweep.models import BaseModelFamily, get_family, register_family
 from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark, score_table
 from sparksweep.search import (
@@ -37,6 +45,7 @@ __all__ = [
     "Categorical",
     "ChampionDecision",
     "DataError",
+    "DataWarning",
     "DependencyError",
     "Float",
     "Int",
