@@ -117,10 +117,13 @@ def download_model(model_uri: str, tracking_uri: str | None = None, dst: str | P
 
 
 def load_model(model_uri: str, tracking_uri: str | None = None) -> Any:
-    """Load a model as an ``mlflow.pyfunc.PyFuncModel``."""
+    """Load a model as an ``mlflow.pyfunc.PyFuncModel``; a downloaded copy is removed once it is in memory."""
     import mlflow
 
-    return mlflow.pyfunc.load_model(download_model(model_uri, tracking_uri))
+    if Path(model_uri).exists():
+        return mlflow.pyfunc.load_model(model_uri)
+    with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
+        return mlflow.pyfunc.load_model(download_model(model_uri, tracking_uri, dst=tmp))
 
 
 def model_features(model: Any) -> list[str]:
@@ -265,7 +268,18 @@ def score_spark(
 
     local = download_model(model_uri, tracking_uri)
     model = mlflow.pyfunc.load_model(local)
-    return _score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads)
+    scored = _score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads)
+    _drop_copy(local, model_uri, model)
+    return scored
+
+
+def _drop_copy(local: str, model_uri: str, model: Any) -> None:
+    """Remove a downloaded model copy once sparksweep's UDF has archived it for the executors (the generic
+    ``spark_udf`` path keeps it: MLflow may read it again when the job runs)."""
+    import shutil
+
+    if local != model_uri and _ModelKind.of(model).task is not None:
+        shutil.rmtree(local, ignore_errors=True)
 
 
 def _score_loaded(
@@ -371,6 +385,7 @@ def score_table(
     if df.rdd.getNumPartitions() < slots:
         df = df.repartition(slots)
     scored = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads)
+    _drop_copy(local, model_uri, model)
     conf_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(batch_rows))
