@@ -98,11 +98,22 @@ class HistGradientBoostingFamily(BaseModelFamily):
                 estimator.set_params(max_iter=min(rounds, total))
                 self.fit(estimator, data)
                 report(int(estimator.n_iter_), lambda: self.predict(estimator, data.X_valid, data.task))
-                if estimator.n_iter_ < min(rounds, total):  # early stopping ended it
+                if estimator.n_iter_ < min(rounds, total) or _stops_early(estimator):
                     break
         finally:
             estimator.set_params(warm_start=False, max_iter=total)
         return estimator
+
+
+def _stops_early(estimator: Any) -> bool:
+    """scikit-learn's own early-stopping rule on the validation scores so far: a chunk that ends exactly where one
+    fit would have stopped must not grow another iteration."""
+    scores = list(estimator.validation_score_)
+    reference_position = estimator.n_iter_no_change + 1
+    if len(scores) < reference_position:
+        return False
+    reference = scores[-reference_position] + estimator.tol
+    return not any(score > reference for score in scores[-reference_position + 1 :])
 
 
 class GradientBoostingFamily(BaseModelFamily):
