@@ -16,12 +16,14 @@ from sparksweep.datasets import generate_churn
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """The session-scoped local Spark session every integration test shares (stopped at the end)."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session-scoped local Spark session every integration test shares (stopped at the end); its tables live
+    in a temporary warehouse, not in the repository."""
     from sparksweep.search.executors import get_spark
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()
 
