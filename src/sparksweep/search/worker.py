@@ -342,6 +342,7 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                 else:
                     estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
             except TrialPruned as pruned:
+                stage = "record"
                 return _pruned(task, client, metric.name, reporter, pruned, started, time.perf_counter() - t0)
             fit_time = time.perf_counter() - t0
             if fold_scores:
@@ -430,17 +431,22 @@ def _pruned(
     started: float,
     fit_time: float,
 ) -> TrialResult:
-    """Record a pruned trial: run status KILLED, tagged pruned, with the step it reached and its scores so far."""
-    import mlflow
+    """Record a pruned trial: run status KILLED, tagged pruned, with the step it reached and its scores so far.
 
-    _log_steps(client, task.run_id, f"valid_{metric_name}", reporter)
-    client.log_batch(
+    Written with the same retries as a finished trial; if they fail, the caller records the trial as failed.
+    """
+    from mlflow.entities import RunTag
+
+    retry = task.retry.call
+    retry("log the pruned trial's curve", _log_steps, client, task.run_id, f"valid_{metric_name}", reporter)
+    retry(
+        "record the pruned trial",
+        client.log_batch,
         task.run_id,
         metrics=[_metric_point("pruned_step", float(pruned.step)), _metric_point("fit_time", fit_time)],
+        tags=[RunTag("sparksweep.state", "pruned"), RunTag("sparksweep.pruned_step", str(pruned.step))],
     )
-    client.set_tag(task.run_id, "sparksweep.state", "pruned")
-    client.set_tag(task.run_id, "sparksweep.pruned_step", str(pruned.step))
-    mlflow.end_run(status="KILLED")  # inside start_run: its exit then has nothing left to end
+    retry("mark the pruned trial's run KILLED", _end_run, client, task.run_id, "KILLED")
     return TrialResult(
         number=task.number,
         run_id=task.run_id,
