@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sparksweep.bench.spec import load_bench
 from sparksweep.config import SweepSpec, load_spec, validate_spec
 from sparksweep.errors import SpecError
 
@@ -85,6 +86,20 @@ def test_yaml_errors(tmp_path: Path) -> None:
     listy.write_text("- a\n- b\n")
     with pytest.raises(SpecError, match="must be a mapping"):
         load_spec(listy)
+
+
+def test_a_key_given_twice_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    spec = tmp_path / "twice.yaml"
+    spec.write_text(
+        "experiment: e\ndata: {path: d.csv, target: y}\nmodels: [lightgbm]\n"
+        "register:\n  name: m\n  min_improvement: 0.01\n  min_improvement: 0.5\n"
+    )
+    with pytest.raises(SpecError, match=r"'min_improvement' is given twice .*lines 6 and 7"):
+        load_spec(spec)
+    bench = tmp_path / "bench.yaml"
+    bench.write_text("name: b\nname: c\n")
+    with pytest.raises(SpecError, match=r"bench file .*'name' is given twice"):
+        load_bench(bench)
 
 
 def test_overrides_are_validated() -> None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sparksweep.config import DEFAULT_TRACKING_URI, _format_errors
+from sparksweep.config import DEFAULT_TRACKING_URI, _format_errors, read_yaml
 from sparksweep.errors import SpecError
 
 __all__ = ["BUNDLED", "BenchBudget", "BenchDataset", "BenchSpec", "Cell", "load_bench"]
@@ -142,10 +142,7 @@ def load_bench(path: str | Path) -> BenchSpec:
     file = Path(path)
     if not file.is_file():
         raise SpecError(f"bench file {str(file)!r} does not exist; give the path of a YAML bench file")
-    try:
-        raw: Any = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"bench file {str(file)!r} is not valid YAML: {exc}") from None
+    raw: Any = read_yaml(file, "bench file")
     if not isinstance(raw, dict):
         raise SpecError(f"bench file {str(file)!r} must be a mapping of keys to values")
     try:
