@@ -89,6 +89,36 @@ def test_a_trial_worse_than_the_others_is_pruned_and_a_better_one_is_not(kind: s
     assert good.last_step == (100 if kind == "median" else 90)
 
 
+@pytest.mark.parametrize("kind", ["successive_halving", "hyperband"])
+def test_a_resumed_ledger_rebuilds_the_rungs_from_the_scores_alone(kind: str) -> None:
+    y = np.array([0, 1] * 200)
+    live = PruningLedger(kind, Direction.MAXIMIZE)
+    results = []
+    for i, level in enumerate([0.9, 0.8, 0.95, 0.7, 0.85, 0.75]):
+        reporter = live.snapshot().reporter(AUC, y)
+        state = TrialState.COMPLETE
+        try:
+            for step in range(1, 301):
+                reporter(step, _constant_predictions(y, level))
+        except TrialPruned:
+            state = TrialState.PRUNED
+        value = reporter.intermediate[max(reporter.intermediate)] if state is TrialState.COMPLETE else None
+        result = TrialResult(i, f"r{i}", "f", {}, state, value=value, intermediate=dict(reporter.intermediate))
+        live.record(result, reporter.system_attrs)
+        results.append(result)
+    assert any(r.state is TrialState.PRUNED for r in results), "the example should prune some trials"
+    # On resume, MLflow gives back each trial's state and per-round scores, not the pruner's rung records.
+    resumed = PruningLedger(kind, Direction.MAXIMIZE)
+    for result in results:
+        resumed.record(result)
+
+    def rungs(ledger: PruningLedger) -> list[dict[str, Any]]:
+        return [{k: v for k, v in t.system_attrs.items() if "rung" in k} for t in ledger.snapshot().trials]
+
+    assert rungs(resumed) == rungs(live)
+    assert any(rungs(live)), "successive halving records rungs"
+
+
 def test_the_ledger_learns_from_pruned_trials_and_ignores_trials_without_reports() -> None:
     ledger = PruningLedger("median", Direction.MINIMIZE)
     ledger.record(_finished(0, 0.3, TrialState.PRUNED))

@@ -252,7 +252,11 @@ class PruningLedger:
         return PruneContext(self.kind, self.direction, copy.deepcopy(self._study.get_trials(deepcopy=False)))
 
     def record(self, result: TrialResult, system_attrs: dict[str, Any] | None = None) -> None:
-        """Add a finished trial; only completed and pruned trials with reported scores are evidence."""
+        """Add a finished trial; only completed and pruned trials with reported scores are evidence.
+
+        A trial read back from MLflow on resume has its per-round scores but not what the pruner wrote on it
+        (successive halving's rung records): those are rebuilt by replaying its scores through the pruner.
+        """
         optuna = require("optuna", "pruning")
         if not result.intermediate:
             return
@@ -262,11 +266,22 @@ class PruningLedger:
             state, value = optuna.trial.TrialState.PRUNED, None
         else:
             return
+        attrs = dict(system_attrs or result.pruner_attrs)
+        if not attrs and self.kind != "median":
+            self._replay(result.intermediate, state, value)
+            return
         self._study.add_trial(
             optuna.trial.create_trial(
-                state=state,
-                value=value,
-                intermediate_values=dict(result.intermediate),
-                system_attrs=dict(system_attrs or result.pruner_attrs),
+                state=state, value=value, intermediate_values=dict(result.intermediate), system_attrs=attrs
             )
         )
+
+    def _replay(self, intermediate: dict[int, float], state: Any, value: float | None) -> None:
+        trial = self._study.ask()
+        for step, score in sorted(intermediate.items()):
+            trial.report(score, step)
+            trial.should_prune()  # the pruner records the rungs the trial reached; its verdict is history
+        if value is not None:
+            self._study.tell(trial, value)
+        else:
+            self._study.tell(trial, state=state)
