@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from sparksweep.errors import DependencyError, SpecError
@@ -108,11 +110,31 @@ def test_cmaes_refuses_what_it_cannot_model() -> None:
         make_searcher("optuna.cmaes", one_family_with_choice, Direction.MINIMIZE)
 
 
-def test_gp_without_torch_says_how_to_install_it() -> None:
-    if _usable("optuna.gp"):
-        pytest.skip("PyTorch is installed here, so optuna.gp works (it runs in the tests above)")
-    with pytest.raises(DependencyError, match=r"pip install torch"):
+def test_gp_without_torch_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` meets where PyTorch is not installed
+    with pytest.raises(DependencyError, match=r"needs PyTorch.*pip install 'torch==2\.13\.0'.*CPU"):
         make_searcher("optuna.gp", SPACE, Direction.MINIMIZE)
+
+
+@pytest.mark.skipif(not _usable("optuna.gp"), reason="optuna.gp needs PyTorch: pip install 'torch==2.13.0' (CPU)")
+def test_gp_models_each_familys_parameters() -> None:
+    # With several families, Optuna's GP alone would model only the family choice and sample the rest at random;
+    # here each family's parameters have a GP of their own, which learns from that family's trials.
+    space = SearchSpace({"a": {"x": Float(-2.0, 2.0)}, "b": {"z": Float(-2.0, 2.0)}})
+    optimum = {"a": 0.5, "b": -1.0}
+    searcher = make_searcher("optuna.gp", space, Direction.MINIMIZE, seed=2)
+    proposed: dict[str, list[float]] = {"a": [], "b": []}
+    for _ in range(30):
+        p = searcher.ask()
+        (value,) = p.params.values()
+        proposed[p.family].append(float(value))  # type: ignore[arg-type]
+        searcher.tell(p, (float(value) - optimum[p.family]) ** 2, TrialState.COMPLETE)  # type: ignore[arg-type]
+    # After its random start, the family's GP proposes points near its optimum (uniform sampling would put a
+    # quarter of them within 0.5 of it).
+    family = max(proposed, key=lambda f: len(proposed[f]))
+    late = proposed[family][5:]
+    assert len(late) >= 10, proposed
+    assert sum(abs(x - optimum[family]) < 0.5 for x in late) >= 0.75 * len(late), proposed
 
 
 def _past_near_optimum(n: int) -> list[PastTrial]:

@@ -199,7 +199,36 @@ def test_pruned_trials_are_recorded_with_their_step(spark: Any, tracking_uri: st
         assert max(m.step for m in history) == trial.step
         # It was pruned for being worse than the finished trials' median at that step.
         assert trial.params["quality"] < max(t.params["quality"] for t in complete)
-    assert all(len(client.get_metric_history(t.run_id, "valid_auc_roc")) == 6 for t in complete)
+    # The median rule scores rounds 30, 40, 50 and 60 of the family's 60.
+    assert all(len(client.get_metric_history(t.run_id, "valid_auc_roc")) == 4 for t in complete)
+
+
+def test_boosting_trials_are_pruned_on_the_rungs_of_successive_halving(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    # Slow learning rates, so every trial trains past the first rungs (30 and 90 rounds) on these few rows.
+    space = {"lightgbm": {"learning_rate": {"type": "float", "low": 0.005, "high": 0.02}}}
+    spec = _spec(
+        tracking_uri,
+        ["lightgbm"],
+        n_trials=4,
+        parallelism=1,
+        pruner="successive_halving",
+        algorithm="optuna.random",
+        space=space,
+    )
+    result = run_sweep(spec, data=small, spark=spark)
+    pruned = [t for t in result.trials if t.state is TrialState.PRUNED]
+    assert pruned, [(t.params, t.value, t.step) for t in result.trials]
+    client = MlflowClient(tracking_uri)
+    for trial in pruned:
+        assert trial.step in (30, 90, 270)
+        assert client.get_run(trial.run_id).data.tags["sparksweep.pruned_step"] == str(trial.step)
+        history = client.get_metric_history(trial.run_id, "valid_auc_roc")
+        assert sorted(m.step for m in history) == [s for s in (30, 90, 270) if s <= trial.step]
+    for trial in result.trials:
+        if trial.state is TrialState.COMPLETE:
+            assert set(trial.intermediate) <= {30, 90, 270, 810}
 
 
 def test_cross_validation_logs_fold_scores_and_their_mean(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:

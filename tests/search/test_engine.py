@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from pyspark import cloudpickle
 import tests.helpers as helpers
 from sparksweep.cli import main
 from sparksweep.config import validate_spec
+from sparksweep.errors import DependencyError
 from sparksweep.models import register_family
 from sparksweep.search.engine import run_sweep
 from sparksweep.search.trial import TrialState
@@ -204,6 +206,39 @@ def test_both_libraries_run_a_sweep_with_real_parameter_names(spark: Any, tracki
         for name, value in trial.params.items():
             assert params[name] == str(value)
             assert "." not in name
+
+
+def _gp_spec(tracking_uri: str, n_trials: int) -> Any:
+    return validate_spec(
+        {
+            "experiment": "gp",
+            "data": {"path": "unused.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
+            "models": ["sklearn.logistic_regression", "sklearn.knn"],
+            "search": {"n_trials": n_trials, "parallelism": 2, "seed": 3, "algorithm": "optuna.gp"},
+            "tracking": {"uri": tracking_uri, "log_models": False, "autolog": False},
+        }
+    )
+
+
+def test_a_gaussian_process_sweep_runs(spark: Any, tracking_uri: str) -> None:
+    pytest.importorskip("torch", reason="optuna.gp needs PyTorch: pip install 'torch==2.13.0' (the CPU build)")
+    # Past the random start (5 trials) of the GP that picks the family, with a GP per family behind it.
+    result = run_sweep(_gp_spec(tracking_uri, n_trials=8), data=helpers_data(), spark=spark)
+    assert [t.state for t in result.trials] == [TrialState.COMPLETE] * 8
+    assert len({tuple(sorted(t.params.items())) for t in result.trials}) == 8
+    assert result.best is not None
+    params = MlflowClient(tracking_uri).get_run(result.sweep_run_id).data.params
+    assert params["algorithm"] == "optuna.gp"
+
+
+def test_a_gaussian_process_sweep_without_torch_stops_before_any_trial(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` meets where PyTorch is not installed
+    with pytest.raises(DependencyError, match=r"needs PyTorch.*pip install 'torch==2\.13\.0'"):
+        run_sweep(_gp_spec(tracking_uri, n_trials=2), data=helpers_data())
+    client = MlflowClient(tracking_uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import numpy as np
 from sparksweep._imports import require
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily, SavedModel
+from sparksweep.search.pruning import RoundScorer
 from sparksweep.search.space import Distribution, Float, Int
 
 if TYPE_CHECKING:
@@ -66,24 +67,39 @@ class XGBoostFamily(BaseModelFamily):
         return estimator
 
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
+        # XGBoost evaluates its eval set every round on cached predictions it updates incrementally; a custom metric
+        # receives them, so reporting re-predicts nothing. A custom metric is evaluated after the built-in ones, and
+        # XGBoost's early stopping watches the last metric: so early stopping is given the built-in one by name,
+        # and training stops exactly where fit() stops.
         xgb = require("xgboost", "the xgboost model family")
-        valid: list[Any] = []  # the DMatrix, built on the first score that is due
+        scorer = RoundScorer(report)
 
-        def predict(booster: Any, rounds: int) -> np.ndarray:
-            if not valid:
-                valid.append(xgb.DMatrix(data.X_valid, enable_categorical=True))
-            return np.asarray(booster.predict(valid[0], iteration_range=(0, rounds)), dtype=np.float64)
+        def metric(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+            return scorer(np.asarray(y_pred, dtype=np.float64))
 
-        class _Report(xgb.callback.TrainingCallback):  # type: ignore[misc,name-defined]
+        metric.__name__ = scorer.name  # XGBoost names the metric after the function
+
+        class _StopOnLibraryMetric(xgb.callback.EarlyStopping):  # type: ignore[misc,name-defined]
+            metric_name: str | None
+
             def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-                report(epoch + 1, lambda: predict(model, epoch + 1))
-                return False
+                if self.metric_name is None:  # the metric fit() stops on: the last of XGBoost's own
+                    self.metric_name = [m for m in evals_log[self.data] if m != scorer.name][-1]
+                return bool(super().after_iteration(model, epoch, evals_log))
 
-        estimator.set_params(callbacks=[_Report()])
+        params = estimator.get_params()
+        rounds, own = params["early_stopping_rounds"], params["eval_metric"]
+        builtin = [] if own is None else [own] if isinstance(own, str) else list(own)
+        callbacks = list(params["callbacks"] or [])
+        if rounds is not None:
+            callbacks.append(_StopOnLibraryMetric(rounds=rounds, data_name="validation_0"))
+        # A list holding only the function would reach XGBoost's native parameters; the function alone does not.
+        ours = [*builtin, metric] if builtin else metric
+        estimator.set_params(eval_metric=ours, early_stopping_rounds=None, callbacks=callbacks)
         try:
             return self.fit(estimator, data)
         finally:
-            estimator.set_params(callbacks=None)
+            estimator.set_params(eval_metric=own, early_stopping_rounds=rounds, callbacks=params["callbacks"])
 
     def save(self, estimator: Any, directory: Path) -> SavedModel:
         path = directory / "model.ubj"

@@ -2,9 +2,15 @@
 
 A running Spark task cannot ask the driver's Optuna study whether to stop. So at dispatch the engine ships the trial a
 snapshot of every finished trial's intermediate scores (:class:`PruneContext`); the worker rebuilds that study in
-memory with the same Optuna pruner, reports its own validation score every :data:`REPORT_EVERY` boosting rounds, and
+memory with the same Optuna pruner, reports its own validation score on the rounds where the pruner can act, and
 stops itself (raising :class:`TrialPruned`) when the rule says so. Its scores come back in the
-:class:`~sparksweep.search.trial.TrialResult` and join the driver's ledger for the trials dispatched after it.
+:class:`~sparksweep.search.trial.TrialResult` and join the driver's ledger for the trials dispatched after it. No
+message goes to the driver while a trial trains: the decision costs the worker well under a millisecond per report.
+
+Scores are due only where the pruner can act (:meth:`StepReporter.due`): every :data:`REPORT_EVERY` rounds from
+round :data:`MIN_RESOURCE` for the median rule, on the rungs ``MIN_RESOURCE * REDUCTION_FACTOR ** k`` (30, 90, 270,
+...) for successive halving and Hyperband. Boosting libraries hand over their own validation predictions, which they
+keep up to date round by round (:class:`RoundScorer`), so a report costs one metric computation and no prediction.
 
 The ledger is an Optuna study of its own, independent of the search algorithm, so Hyperopt sweeps are pruned too.
 
@@ -35,9 +41,12 @@ if TYPE_CHECKING:
     from sparksweep.scoring.metrics import Metric
 
 __all__ = [
+    "MIN_RESOURCE",
+    "REDUCTION_FACTOR",
     "REPORT_EVERY",
     "PruneContext",
     "PruningLedger",
+    "RoundScorer",
     "StepReport",
     "StepReporter",
     "TrialPruned",
@@ -45,7 +54,11 @@ __all__ = [
 ]
 
 REPORT_EVERY = 10
-"""A trial's validation score is computed and reported every this many boosting rounds."""
+"""With the median rule, a trial's validation score is reported every this many boosting rounds."""
+MIN_RESOURCE = 30
+"""No trial is judged before this many rounds: early rounds say little about the end."""
+REDUCTION_FACTOR = 3
+"""Successive halving and Hyperband keep the best third of the trials at each rung."""
 
 _STUDY_NAME = "sparksweep-pruning"  # the same in driver and worker: Hyperband assigns brackets by study name
 
@@ -63,14 +76,60 @@ class StepReport(Protocol):
     """What a model family calls while it trains: ``report(step, predict)``.
 
     ``predict`` returns validation predictions of the model as trained so far (sparksweep's prediction
-    convention); it is only called on steps where a score is due. ``report`` raises :class:`TrialPruned` to stop.
+    convention); it is only called on steps where a score is :meth:`due`. ``report`` returns the score it computed
+    (None when none was due) and raises :class:`TrialPruned` to stop.
     """
 
-    def __call__(self, step: int, predict: Callable[[], np.ndarray]) -> None: ...
+    @property
+    def metric(self) -> Metric: ...
+
+    def due(self, step: int) -> bool: ...
+
+    def next_due(self, step: int) -> int: ...
+
+    def __call__(self, step: int, predict: Callable[[], np.ndarray]) -> float | None: ...
+
+
+class RoundScorer:
+    """An evaluation metric for a boosting library's validation set, scored with sparksweep's metric when due.
+
+    LightGBM and XGBoost call their evaluation metrics once per round with the validation predictions they keep up
+    to date incrementally; wrapped in this, the library counts the rounds and sparksweep computes its metric only on
+    the rounds where the pruner wants a score (and reports it). Between those rounds it returns the last score
+    (NaN before the first). Wrap it in a plain function before handing it to a library: LightGBM deep-copies its
+    metrics, and a function is copied by reference.
+
+    Example:
+        >>> from sparksweep.scoring.metrics import get_metric
+        >>> y = np.array([0, 1, 0, 1])
+        >>> scorer = RoundScorer(PruneContext("median", Direction.MAXIMIZE).reporter(get_metric("auc_roc"), y))
+        >>> [scorer(np.array([0.1, 0.9, 0.2, 0.8])) for _ in range(MIN_RESOURCE)][-1], scorer.name
+        (1.0, 'sparksweep_auc_roc')
+    """
+
+    def __init__(self, report: StepReport) -> None:
+        self.report = report
+        self.rounds = 0
+        self.value = float("nan")
+
+    @property
+    def name(self) -> str:
+        return f"sparksweep_{self.report.metric.name}"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.report.metric.direction is Direction.MAXIMIZE
+
+    def __call__(self, predictions: np.ndarray) -> float:
+        self.rounds += 1
+        value = self.report(self.rounds, lambda: predictions)
+        if value is not None:
+            self.value = value
+        return self.value
 
 
 def make_pruner(kind: str) -> optuna.pruners.BasePruner:
-    """The Optuna pruner a sweep file names, with settings for boosting rounds reported every 10 rounds.
+    """The Optuna pruner a sweep file names, set for the rounds on which :meth:`StepReporter.due` reports.
 
     Example:
         >>> type(make_pruner("hyperband")).__name__
@@ -79,12 +138,14 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
     pruners = require("optuna.pruners", "pruning")
     pruner: optuna.pruners.BasePruner
     if kind == "median":
-        # Wait for 4 finished trials and 30 rounds before judging: early rounds say little about the end.
-        pruner = pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=30, interval_steps=REPORT_EVERY)
+        # Wait for 4 finished trials and MIN_RESOURCE rounds before judging.
+        pruner = pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=MIN_RESOURCE, interval_steps=REPORT_EVERY)
     elif kind == "successive_halving":
-        pruner = pruners.SuccessiveHalvingPruner(min_resource=REPORT_EVERY * 3, reduction_factor=3)
+        pruner = pruners.SuccessiveHalvingPruner(min_resource=MIN_RESOURCE, reduction_factor=REDUCTION_FACTOR)
     elif kind == "hyperband":
-        pruner = pruners.HyperbandPruner(min_resource=REPORT_EVERY * 3, max_resource="auto", reduction_factor=3)
+        pruner = pruners.HyperbandPruner(
+            min_resource=MIN_RESOURCE, max_resource="auto", reduction_factor=REDUCTION_FACTOR
+        )
     else:
         raise SpecError(f"unknown pruner {kind!r}; choose one of ['none', 'median', 'successive_halving', 'hyperband']")
     return pruner
@@ -119,13 +180,34 @@ class StepReporter:
 
     def __init__(self, context: PruneContext, metric: Metric, y_valid: np.ndarray) -> None:
         self._context = context
-        self._metric = metric
+        self.metric = metric
         self._y_valid = y_valid
         self._trial: optuna.Trial | None = None
         self._local: optuna.Study | None = None
-        self._next_step = REPORT_EVERY
         self.intermediate: dict[int, float] = {}
         self.last_step: int | None = None
+
+    def due(self, step: int) -> bool:
+        """Whether the pruner can act on ``step``, so a score is wanted there."""
+        if step < MIN_RESOURCE:
+            return False
+        if self._context.kind == "median":
+            return step % REPORT_EVERY == 0
+        rung = MIN_RESOURCE  # successive halving and every Hyperband bracket judge on these rungs
+        while rung < step:
+            rung *= REDUCTION_FACTOR
+        return rung == step
+
+    def next_due(self, step: int) -> int:
+        """The first step after ``step`` on which a score is due."""
+        if step < MIN_RESOURCE:
+            return MIN_RESOURCE
+        if self._context.kind == "median":
+            return (step // REPORT_EVERY + 1) * REPORT_EVERY
+        rung = MIN_RESOURCE
+        while rung <= step:
+            rung *= REDUCTION_FACTOR
+        return rung
 
     def _live_trial(self) -> optuna.Trial:
         if self._trial is None:
@@ -136,19 +218,19 @@ class StepReporter:
             self._trial = study.ask()
         return self._trial
 
-    def __call__(self, step: int, predict: Callable[[], np.ndarray]) -> None:
-        if step < self._next_step:
-            return
-        self._next_step = (step // REPORT_EVERY + 1) * REPORT_EVERY
-        value = self._metric(self._y_valid, predict())
+    def __call__(self, step: int, predict: Callable[[], np.ndarray]) -> float | None:
+        if not self.due(step):
+            return None
+        value = self.metric(self._y_valid, predict())
         if not np.isfinite(value):
-            return  # a diverging round says nothing the final score will not; let the trial fail or recover
+            return None  # a diverging round says nothing the final score will not; let the trial fail or recover
         trial = self._live_trial()
         trial.report(value, step)
         self.intermediate[step] = value
         self.last_step = step
         if trial.should_prune():
             raise TrialPruned(step, value)
+        return value
 
     @property
     def system_attrs(self) -> dict[str, Any]:
@@ -170,7 +252,11 @@ class PruningLedger:
         return PruneContext(self.kind, self.direction, copy.deepcopy(self._study.get_trials(deepcopy=False)))
 
     def record(self, result: TrialResult, system_attrs: dict[str, Any] | None = None) -> None:
-        """Add a finished trial; only completed and pruned trials with reported scores are evidence."""
+        """Add a finished trial; only completed and pruned trials with reported scores are evidence.
+
+        A trial read back from MLflow on resume has its per-round scores but not what the pruner wrote on it
+        (successive halving's rung records): those are rebuilt by replaying its scores through the pruner.
+        """
         optuna = require("optuna", "pruning")
         if not result.intermediate:
             return
@@ -180,11 +266,22 @@ class PruningLedger:
             state, value = optuna.trial.TrialState.PRUNED, None
         else:
             return
+        attrs = dict(system_attrs or result.pruner_attrs)
+        if not attrs and self.kind != "median":
+            self._replay(result.intermediate, state, value)
+            return
         self._study.add_trial(
             optuna.trial.create_trial(
-                state=state,
-                value=value,
-                intermediate_values=dict(result.intermediate),
-                system_attrs=dict(system_attrs or result.pruner_attrs),
+                state=state, value=value, intermediate_values=dict(result.intermediate), system_attrs=attrs
             )
         )
+
+    def _replay(self, intermediate: dict[int, float], state: Any, value: float | None) -> None:
+        trial = self._study.ask()
+        for step, score in sorted(intermediate.items()):
+            trial.report(score, step)
+            trial.should_prune()  # the pruner records the rungs the trial reached; its verdict is history
+        if value is not None:
+            self._study.tell(trial, value)
+        else:
+            self._study.tell(trial, state=state)

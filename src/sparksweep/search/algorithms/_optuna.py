@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ __all__ = ["SAMPLERS", "OptunaSearcher"]
 
 SAMPLERS = ("tpe", "random", "qmc", "cmaes", "gp")
 """The Optuna samplers sparksweep offers, as ``optuna.<name>``."""
+
+_GP_STARTUP = 5
+"""Random trials before a Gaussian process models a family's parameters (Optuna's default is 10)."""
 
 
 def _check_cmaes(space: SearchSpace) -> None:
@@ -44,6 +48,17 @@ def _check_cmaes(space: SearchSpace) -> None:
         ) from exc
 
 
+def _check_torch() -> None:
+    try:
+        importlib.import_module("torch")  # not `import torch`: mypy would type-check all of PyTorch (~20 s)
+    except ImportError as exc:
+        raise DependencyError(
+            f"optuna.gp (Gaussian-process Bayesian optimization) needs PyTorch ({exc}); its CPU build is enough. "
+            "Install it with: pip install 'torch==2.13.0' (on Linux, from PyTorch's CPU wheel index, "
+            "--index-url .../whl/cpu: the default Linux wheel is a CUDA build of several GB), or use optuna.tpe"
+        ) from exc
+
+
 def _make_sampler(kind: str, seed: int | None, space: SearchSpace) -> optuna.samplers.BaseSampler:
     samplers = require("optuna.samplers", "Optuna search algorithms")
     experimental = require("optuna.exceptions", "Optuna").ExperimentalWarning
@@ -64,15 +79,9 @@ def _make_sampler(kind: str, seed: int | None, space: SearchSpace) -> optuna.sam
             _check_cmaes(space)
             sampler = samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         elif kind == "gp":
-            try:
-                import torch  # noqa: F401
-            except ImportError as exc:
-                raise DependencyError(
-                    f"optuna.gp (Gaussian-process Bayesian optimization) needs PyTorch ({exc}); the CPU build is "
-                    "enough. Install it with: pip install torch (or: pip install 'sparksweep[gp]'), "
-                    "or use optuna.tpe"
-                ) from exc
-            sampler = samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+            _check_torch()
+            # A small startup: with several families each family's parameters have a GP of their own (below).
+            sampler = samplers.GPSampler(seed=seed, n_startup_trials=_GP_STARTUP, warn_independent_sampling=False)
         else:
             raise SpecError(f"unknown Optuna sampler {kind!r}; choose one of {list(SAMPLERS)}")
     return sampler
@@ -92,24 +101,43 @@ class OptunaSearcher(BaseSearcher):
         self, space: SearchSpace, direction: Direction, seed: int | None = None, *, sampler: str = "tpe"
     ) -> None:
         super().__init__(space, direction, seed)
-        optuna = require("optuna", "Optuna search algorithms")
+        lib = require("optuna", "Optuna search algorithms")
         self.name = f"optuna.{sampler}"
-        self._study = optuna.create_study(direction=direction.value, sampler=_make_sampler(sampler, seed, space))
+        self._study = lib.create_study(direction=direction.value, sampler=_make_sampler(sampler, seed, space))
+        # Optuna's GP models only the parameters every trial has: with several families, the family choice alone,
+        # while each family's own parameters would be sampled at random. So the GP study picks the family, and each
+        # family's parameters come from a GP study of that family's trials.
+        self._per_family: dict[str, tuple[SearchSpace, optuna.Study]] = {}
+        if sampler == "gp" and len(space.families) > 1:
+            for i, family in enumerate(space.family_names):
+                own = SearchSpace({family: space.families[family]})
+                own_seed = None if seed is None else seed + 1 + i
+                study = lib.create_study(direction=direction.value, sampler=_make_sampler("gp", own_seed, own))
+                self._per_family[family] = (own, study)
 
     def ask(self) -> Proposal:
         trial = self._study.ask()
-        family, params = self.space.suggest_optuna(trial)
-        return Proposal(family=family, params=params, token=trial)
+        if not self._per_family:
+            family, params = self.space.suggest_optuna(trial)
+            return Proposal(family=family, params=params, token=(trial,))
+        family = str(trial.suggest_categorical(FAMILY_PARAM, list(self.space.family_names)))
+        own, study = self._per_family[family]
+        inner = study.ask()
+        _, params = own.suggest_optuna(inner)
+        return Proposal(family=family, params=params, token=(trial, inner))
+
+    def _studies(self, family: str) -> list[optuna.Study]:
+        return [self._study] + ([self._per_family[family][1]] if self._per_family else [])
 
     def tell(self, proposal: Proposal, value: float | None, state: TrialState) -> None:
         optuna = require("optuna", "Optuna search algorithms")
-        trial: Any = proposal.token
-        if state is TrialState.COMPLETE and value is not None:
-            self._study.tell(trial, value)
-        elif state is TrialState.PRUNED:
-            self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        for study, trial in zip(self._studies(proposal.family), proposal.token, strict=True):
+            if state is TrialState.COMPLETE and value is not None:
+                study.tell(trial, value)
+            elif state is TrialState.PRUNED:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def add_past(self, trials: Sequence[PastTrial]) -> None:
         optuna = require("optuna", "Optuna search algorithms")
@@ -124,10 +152,17 @@ class OptunaSearcher(BaseSearcher):
             params = self.space.check(past.family, past.params)
             internal = {FAMILY_PARAM: past.family}
             internal.update({self.space.internal_name(past.family, k): v for k, v in params.items()})
-            frozen = optuna.trial.create_trial(
-                state=states[past.state],
-                value=past.value if past.state is TrialState.COMPLETE else None,
-                params=internal,
-                distributions=self.space.optuna_distributions(past.family),
-            )
-            self._study.add_trial(frozen)
+            value = past.value if past.state is TrialState.COMPLETE else None
+            if not self._per_family:
+                distributions = self.space.optuna_distributions(past.family)
+                self._study.add_trial(self._frozen(states[past.state], value, internal, distributions))
+                continue
+            choice = {FAMILY_PARAM: self.space.optuna_distributions(past.family)[FAMILY_PARAM]}
+            self._study.add_trial(self._frozen(states[past.state], value, {FAMILY_PARAM: past.family}, choice))
+            own, study = self._per_family[past.family]
+            study.add_trial(self._frozen(states[past.state], value, internal, own.optuna_distributions(past.family)))
+
+    @staticmethod
+    def _frozen(state: Any, value: float | None, params: dict[str, Any], distributions: dict[str, Any]) -> Any:
+        optuna = require("optuna", "Optuna search algorithms")
+        return optuna.trial.create_trial(state=state, value=value, params=params, distributions=distributions)
