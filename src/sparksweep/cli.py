@@ -371,7 +371,9 @@ def champion_rollback(name: str, tracking_uri: str | None) -> None:
 
     client, _ = _registry_client(tracking_uri)
     event = rollback_champion(client, name)
-    click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced})")
+    stage = client.get_model_version(name, event.version).current_stage
+    moved = f", stage {stage}" if stage in ("Staging", "Production") else ""
+    click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced}){moved}")
 
 
 @champion.command("history")
