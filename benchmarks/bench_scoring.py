@@ -112,18 +112,15 @@ def main() -> None:
                 champion, input_path=str(data), output_path=out("spark"), keep=KEEP, tracking_uri=uri, spark=spark
             )
 
-        from sparksweep.scoring.batch import download_model
-
-        local_model = download_model(champion, uri, dst=tmp / "model")
-
-        def generic_udf() -> None:
-            import mlflow
-            from pyspark.sql import functions as sf
-
-            df = spark.read.parquet(str(data))
-            udf = mlflow.pyfunc.spark_udf(spark, local_model, result_type="double", env_manager="local")
-            df.select(*KEEP, udf(*[sf.col(c) for c in features]).alias("prediction")).write.mode("overwrite").parquet(
-                out("udf")
+        def spark_udf() -> None:
+            score_table(
+                champion,
+                input_path=str(data),
+                output_path=out("udf"),
+                keep=KEEP,
+                tracking_uri=uri,
+                spark=spark,
+                udf="spark_udf",
             )
 
         def spark_io() -> None:
@@ -134,7 +131,7 @@ def main() -> None:
             "pyfunc": pyfunc,
             "spark": spark_path,
             "spark 2thr": spark_two_threads,
-            "spark_udf": generic_udf,
+            "spark_udf": spark_udf,
             "spark io": spark_io,
         }
         times: dict[str, list[float]] = {k: [] for k in ways}
