@@ -18,7 +18,14 @@ from sparksweep.errors import DataError, RegistryError
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
 from sparksweep.scoring._udf import load_zipped_model, zip_model
-from sparksweep.scoring.batch import download_model, downloaded_model, load_model, score_pandas, score_spark, score_table
+from sparksweep.scoring.batch import (
+    download_model,
+    downloaded_model,
+    load_model,
+    score_pandas,
+    score_spark,
+    score_table,
+)
 from tests.conftest import FluentStore
 
 pytestmark = pytest.mark.spark
