@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tempfile
@@ -166,7 +167,8 @@ def scoring_udf(
         from threadpoolctl import threadpool_limits
 
         model = worker_model(shipped)
-        with threadpool_limits(limits=threads):
+        # LightGBM takes its thread count per call; other libraries' OpenMP/BLAS pools are capped around the task
+        with contextlib.nullcontext() if matrix else threadpool_limits(limits=threads):
             for batch in batches:
                 columns = (batch,) if not isinstance(batch, tuple) else batch
                 values = np.asarray(_predict_batch(model, columns, features, threads, matrix), dtype=np.float64)

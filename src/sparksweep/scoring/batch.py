@@ -232,7 +232,7 @@ def score_pandas(
     kind = _ModelKind.of(model)
     if kind.takes_matrix(required):
         require_columns(required, pandas_column_types(df[[c for c in required if c in df.columns]]), model_uri)
-        prediction = kind.inner.predict_array(df[list(required)].to_numpy(np.float64))
+        prediction = kind.inner.predict_array(df[list(required)].to_numpy(np.float64, na_value=np.nan))
     else:
         features = categories_as_text(df)  # models take text where a table has pandas categories
         match = require_columns(required, pandas_column_types(features), model_uri)
@@ -452,16 +452,19 @@ def score_table(
         features = model_features(model)
         kept = keep if keep is not None else [c for c in df.columns if c not in features]
         scoring = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads, udf)
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as sf
+
+    rows = Observation("sparksweep_scored_rows")  # counted by the write job itself, not by reading the output again
+    observed = scoring.frame.observe(rows, sf.count(sf.lit(1)).alias("rows"))
     conf_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(batch_rows))
     try:
         if output_path is not None:
-            scoring.frame.write.mode("overwrite").parquet(output_path)
-            written = spark.read.parquet(output_path)
+            observed.write.mode("overwrite").parquet(output_path)
         else:
-            scoring.frame.write.mode("overwrite").saveAsTable(str(output_table))
-            written = spark.table(output_table)
+            observed.write.mode("overwrite").saveAsTable(str(output_table))
     finally:
         scoring.release()
         if before is None:
@@ -469,8 +472,8 @@ def score_table(
         else:
             spark.conf.set(conf_key, before)
     return ScoreReport(
-        rows=written.count(),
+        rows=int(rows.get["rows"]),
         output=str(output_path or output_table),
         seconds=time.perf_counter() - started,
-        columns=written.columns,
+        columns=scoring.frame.columns,
     )
