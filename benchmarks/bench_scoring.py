@@ -1,13 +1,15 @@
 """Scoring speed end to end (read parquet, score, write parquet) with the registered champion, three ways in one run.
 
-* ``raw``:      the model's own ``predict_proba`` in one process (pandas read, LightGBM on all cores, pandas write);
+* ``raw``:      the model's own ``predict_proba`` in one process (pandas read, LightGBM with its default threads,
+                i.e. all cores, pandas write): the baseline every ratio is against;
 * ``pyfunc``:   the registered pyfunc model on pandas through ``score_pandas`` (same process, same threads);
-* ``spark``:    ``score_table`` on ``local[2]`` (sparksweep's pandas UDF: model loaded once per worker, one model
-                thread per task, 100k-row Arrow batches); ``spark 2thr``: the same with two threads per task
-                (oversubscribed on 2 cores, shown to measure the cap's effect);
+* ``spark``:    ``score_table`` on ``local[2]`` with sparksweep's Arrow UDF (model loaded once per Python worker,
+                features straight from Arrow into the booster, one model thread per task, 100k-row Arrow batches);
+* ``spark_udf``: ``score_table(udf="spark_udf")``: the same job through ``mlflow.pyfunc.spark_udf``;
 
-and, for reference, ``spark_udf`` (the generic ``mlflow.pyfunc.spark_udf`` a user would call on the same model, with
-Spark's default Arrow batches) and ``spark io`` (a bare Spark parquet read + write of the same columns, no model).
+and, for reference, ``spark 2thr`` (two model threads per task: oversubscribed on 2 cores, to show the cap's
+effect), ``spark io`` (a bare Spark parquet read + write of the same columns, no model) and, measured after the
+others on a fresh ``local[1]`` session, ``spark 1core`` (how the Spark path grows from one task slot to two).
 The input is written with 128k-row row groups, as Spark and most writers do, so Spark can split it across tasks.
 Each way runs ``--repeats`` times after one warm-up, interleaved; the median is reported.
 
@@ -112,18 +114,15 @@ def main() -> None:
                 champion, input_path=str(data), output_path=out("spark"), keep=KEEP, tracking_uri=uri, spark=spark
             )
 
-        from sparksweep.scoring.batch import download_model
-
-        local_model = download_model(champion, uri, dst=tmp / "model")
-
-        def generic_udf() -> None:
-            import mlflow
-            from pyspark.sql import functions as sf
-
-            df = spark.read.parquet(str(data))
-            udf = mlflow.pyfunc.spark_udf(spark, local_model, result_type="double", env_manager="local")
-            df.select(*KEEP, udf(*[sf.col(c) for c in features]).alias("prediction")).write.mode("overwrite").parquet(
-                out("udf")
+        def spark_udf() -> None:
+            score_table(
+                champion,
+                input_path=str(data),
+                output_path=out("udf"),
+                keep=KEEP,
+                tracking_uri=uri,
+                spark=spark,
+                udf="spark_udf",
             )
 
         def spark_io() -> None:
@@ -134,7 +133,7 @@ def main() -> None:
             "pyfunc": pyfunc,
             "spark": spark_path,
             "spark 2thr": spark_two_threads,
-            "spark_udf": generic_udf,
+            "spark_udf": spark_udf,
             "spark io": spark_io,
         }
         times: dict[str, list[float]] = {k: [] for k in ways}
@@ -144,10 +143,20 @@ def main() -> None:
                 fn()
                 if rep > 0:
                     times[name].append(time.perf_counter() - t0)
-        check = pd.read_parquet(tmp / "out-spark.parquet").sort_values("user_id")
-        expected = pd.read_parquet(tmp / "out-raw.parquet").sort_values("user_id")
-        assert len(check) == args.rows
-        max_diff = float((check["prediction"].to_numpy() - expected["prediction"].to_numpy()).__abs__().max())
+        expected = pd.read_parquet(tmp / "out-raw.parquet").sort_values("user_id")["prediction"].to_numpy()
+        max_diff = 0.0
+        for tag in ("spark", "udf", "pyfunc"):
+            got = pd.read_parquet(tmp / f"out-{tag}.parquet").sort_values("user_id")["prediction"].to_numpy()
+            assert len(got) == args.rows, tag
+            max_diff = max(max_diff, float(abs(got - expected).max()))
+        spark.stop()
+        spark = get_spark("local[1]", {"spark.sql.shuffle.partitions": "1"})
+        times["spark 1core"] = []
+        for rep in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            spark_path()
+            if rep > 0:
+                times["spark 1core"].append(time.perf_counter() - t0)
         spark.stop()
 
     base, base_best = statistics.median(times["raw"]), min(times["raw"])
@@ -160,7 +169,9 @@ def main() -> None:
             f"  {name:<10} {median:>8.2f} {args.rows / median:>10,.0f} {base / median:>6.2f}x"
             f"   {best:>7.2f} {args.rows / best:>10,.0f} {base_best / best:>6.2f}x"
         )
-    print(f"\n  max |spark - raw| probability difference: {max_diff:.2e}")
+    print(f"\n  max |prediction - raw| over spark, spark_udf and pyfunc: {max_diff:.2e}")
+    one, two = statistics.median(times["spark 1core"]), statistics.median(times["spark"])
+    print(f"  spark on local[2] vs local[1]: {one / two:.2f}x the rows/s")
     load = ", ".join(f"{v:.1f}" for v in load_before + os.getloadavg())
     print(f"  load average (1/5/15 min) before, after: {load} (other work on the machine skews absolute figures)")
 

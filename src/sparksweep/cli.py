@@ -23,7 +23,7 @@ from sparksweep.errors import SparkSweepError
 if TYPE_CHECKING:
     from sparksweep.config import SweepSpec
     from sparksweep.registry import ChampionDecision
-    from sparksweep.scoring.batch import ScoreReport
+    from sparksweep.scoring.batch import ScoreReport, Udf
     from sparksweep.search.engine import SweepResult
     from sparksweep.search.progress import ProgressDisplay
 
@@ -208,6 +208,7 @@ def _score(
     tracking_uri: str | None,
     keep: list[str] | None,
     master: str,
+    udf: Udf = "sparksweep",
 ) -> ScoreReport:
     from sparksweep.scoring.batch import score_table
     from sparksweep.search.executors import get_spark
@@ -223,6 +224,7 @@ def _score(
         keep=keep,
         tracking_uri=uri,
         spark=get_spark(master),
+        udf=udf,
     )
 
 
@@ -235,6 +237,13 @@ def _score(
 @click.option("--keep", help="Comma-separated columns to carry through (default: every non-feature column).")
 @click.option("--tracking-uri", help="Tracking/registry URI for models:/ URIs (default: MLFLOW_TRACKING_URI).")
 @click.option("--spark-master", default="local[*]", show_default=True)
+@click.option(
+    "--udf",
+    type=click.Choice(["sparksweep", "spark_udf"]),
+    default="sparksweep",
+    show_default=True,
+    help="sparksweep's Arrow UDF (its own models), or mlflow.pyfunc.spark_udf.",
+)
 def score(
     model_uri: str,
     input_path: str | None,
@@ -244,6 +253,7 @@ def score(
     keep: str | None,
     tracking_uri: str | None,
     spark_master: str,
+    udf: Udf,
 ) -> None:
     """Score a table on Spark: binary -> P(positive), multiclass -> probabilities + label, regression -> value."""
     _quiet_libraries()
@@ -257,6 +267,7 @@ def score(
         tracking_uri=tracking_uri,
         keep=keep_cols,
         master=spark_master,
+        udf=udf,
     )
     rate = report.rows / report.seconds if report.seconds else 0.0
     click.echo(
@@ -371,7 +382,9 @@ def champion_rollback(name: str, tracking_uri: str | None) -> None:
 
     client, _ = _registry_client(tracking_uri)
     event = rollback_champion(client, name)
-    click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced})")
+    stage = client.get_model_version(name, event.version).current_stage
+    moved = f", stage {stage}" if stage in ("Staging", "Production") else ""
+    click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced}){moved}")
 
 
 @champion.command("history")

@@ -121,6 +121,15 @@ def test_gate_decisions_aliases_history_and_rollback(fluent_store: FluentStore, 
     assert _aliases(client) == {"champion": "4", "previous": "3", "challenger": "5"}
     assert client.get_model_version(NAME, "4").current_stage == "Production"
     assert [e.action for e in champion_history(client, NAME)][-3:] == ["rollback", "manual", "force"]
+    # Rolling back moves the legacy stage with the alias: models:/<name>/Production follows @champion.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        back = rollback_champion(client, NAME)
+    assert (back.version, back.replaced) == ("3", "4")
+    assert "stage Production moved to v3" in back.reason
+    assert client.get_model_version(NAME, "3").current_stage == "Production"
+    assert client.get_model_version(NAME, "4").current_stage == "Archived"
+    assert _aliases(client) == {"champion": "3", "previous": "1", "challenger": "5"}
     view = show_champion(client, NAME)
     assert view.version("champion") is not None
     assert [str(v.version) for v in view.versions] == ["5", "4", "3", "2", "1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ from sparksweep.data import prepare_dataset
 from sparksweep.errors import DataError, RegistryError
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
-from sparksweep.scoring.batch import download_model, score_pandas, score_spark, score_table
+from sparksweep.scoring._udf import load_zipped_model, zip_model
+from sparksweep.scoring.batch import (
+    download_model,
+    downloaded_model,
+    load_model,
+    score_pandas,
+    score_spark,
+    score_table,
+)
 from tests.conftest import FluentStore
 
 pytestmark = pytest.mark.spark
@@ -132,3 +141,49 @@ def test_unknown_models_are_clear_errors(store: str) -> None:
         download_model("models:/nope@champion", store)
     with pytest.raises(RegistryError, match="names no version or alias"):
         download_model("models:/nope", store)
+
+
+def test_spark_udf_option_gives_the_same_columns_and_values(spark: Any, store: str) -> None:
+    uri, df, estimator = _fitted("multiclass", "lightgbm", store)
+    proba = estimator.predict_proba(df[["a", "b", "c", "d"]])
+    sdf = spark.createDataFrame(df)
+    ours = score_spark(sdf, uri, tracking_uri=store, keep=["user_id"]).toPandas().sort_values("user_id")
+    generic = score_spark(sdf, uri, tracking_uri=store, keep=["user_id"], udf="spark_udf").toPandas()
+    generic = generic.sort_values("user_id")
+    assert list(generic.columns) == list(ours.columns) == ["user_id", "probabilities", "prediction"]
+    np.testing.assert_allclose(np.array(generic["probabilities"].tolist()), proba, rtol=1e-6)
+    assert generic["prediction"].tolist() == ours["prediction"].tolist() == [str(c) for c in proba.argmax(axis=1)]
+    with pytest.raises(DataError, match="udf must be 'sparksweep' or 'spark_udf', got 'fast'"):
+        score_spark(sdf, uri, tracking_uri=store, udf="fast")  # type: ignore[arg-type]
+
+
+def _left_in(folder: Path) -> list[str]:
+    """What scoring left in the temp folder, ignoring MLflow's own folders (``<tmp>/models/<copy>``, made by
+    spark_udf and removed by MLflow when the process exits)."""
+    return sorted(p.name for p in folder.iterdir() if not (p.is_dir() and [c.name for c in p.iterdir()] == ["models"]))
+
+
+def test_scoring_leaves_no_model_copies_or_archives(
+    spark: Any, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, df, estimator = _fitted("binary", "lightgbm", store)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the driver's temp files land here
+    parquet = tmp_path / "users.parquet"
+    df.drop(columns=["y"]).to_parquet(parquet)
+    with downloaded_model(uri, store) as local:
+        assert Path(local, "MLmodel").exists()
+    assert _left_in(scratch) == [], "the with block removes its copy"
+    model = load_model(uri, store)
+    score_pandas(df, uri, model=model)
+    score_spark(spark.createDataFrame(df), uri, tracking_uri=store).count()
+    for udf in ("sparksweep", "spark_udf"):
+        out = tmp_path / f"out-{udf}.parquet"
+        score_table(uri, input_path=str(parquet), output_path=str(out), tracking_uri=store, spark=spark, udf=udf)
+    assert _left_in(scratch) == [], "no sparksweep-model-* copy, no spark_udf zip, no mkstemp leftover"
+    # In the Python workers, the model is unpacked into a temporary folder that is gone once it is loaded.
+    python_model = load_zipped_model(zip_model(download_model(uri, store, dst=tmp_path / "model")))
+    assert _left_in(scratch) == []
+    expected = estimator.predict_proba(df[["a", "b", "c", "d"]])[:, 1]
+    np.testing.assert_allclose(python_model.predict_array(df[["a", "b", "c", "d"]]), expected, rtol=1e-6)

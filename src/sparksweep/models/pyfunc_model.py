@@ -79,24 +79,44 @@ class SparkSweepModel(PythonModel):
         else:
             raise ValueError(f"unknown model format {self.format!r} in {context.artifacts['meta']}")
 
-    def _proba(self, X: pd.DataFrame) -> np.ndarray:
+    @property
+    def takes_matrix(self) -> bool:
+        """Whether :meth:`predict_array` takes a plain 2-D float array of the features (a LightGBM booster with no
+        categorical columns), which skips building a DataFrame per batch."""
+        return self.format == "lightgbm" and not self.categories
+
+    def predict_array(self, X: pd.DataFrame | np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Predictions as float64: binary P(positive class) ``[n]``, multiclass probabilities ``[n, classes]`` in
+        class order, regression values ``[n]``.
+
+        ``X`` is a DataFrame holding the feature columns (text in categorical columns), or, when
+        :attr:`takes_matrix`, a 2-D array of the features in ``self.features`` order. ``threads`` caps the model's
+        own threads (LightGBM, XGBoost); None keeps the model's setting.
+        """
+        if isinstance(X, pd.DataFrame):
+            X = _encode_categories(X[self.features], self.categories)
         if self.format == "lightgbm":
-            out = np.asarray(self.model.predict(X), dtype=np.float64)
-            return np.column_stack([1.0 - out, out]) if out.ndim == 1 else out
-        return np.asarray(self.model.predict_proba(X), dtype=np.float64)
+            out = np.asarray(self.model.predict(X, **({} if threads is None else {"num_threads": threads})))
+            out = out.astype(np.float64, copy=False)
+            if self.task == "multiclass" or self.task == "regression":
+                return out
+            return out if out.ndim == 1 else out[:, 1]
+        if threads is not None and self.format == "xgboost":
+            self.model.set_params(n_jobs=threads)
+        if self.task == "regression":
+            return np.asarray(self.model.predict(X), dtype=np.float64)
+        proba = np.asarray(self.model.predict_proba(X), dtype=np.float64)
+        return proba[:, 1] if self.task == "binary" else proba
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
         missing = [c for c in self.features if c not in model_input.columns]
         if missing:
             raise ValueError(f"the input lacks the model's feature columns {missing}")
-        X = _encode_categories(model_input[self.features], self.categories)
-        if self.task == "regression":
-            return pd.Series(np.asarray(self.model.predict(X), dtype=np.float64), name="prediction")
-        proba = self._proba(X)
-        if self.task == "binary":
-            return pd.Series(proba[:, 1], name="prediction")
-        columns = self.classes if len(self.classes) == proba.shape[1] else [str(i) for i in range(proba.shape[1])]
-        return pd.DataFrame(proba, columns=columns, index=model_input.index)
+        out = self.predict_array(model_input)
+        if self.task != "multiclass":
+            return pd.Series(out, name="prediction")
+        columns = self.classes if len(self.classes) == out.shape[1] else [str(i) for i in range(out.shape[1])]
+        return pd.DataFrame(out, columns=columns, index=model_input.index)
 
 
 mlflow.models.set_model(SparkSweepModel())

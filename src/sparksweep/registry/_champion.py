@@ -180,6 +180,12 @@ def _set_stage(client: MlflowClient, name: str, version: str, stage: str) -> Non
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=True)
 
 
+def _legacy_stage(version: ModelVersion) -> str | None:
+    """The legacy stage a version holds (``Staging`` or ``Production``), or None."""
+    stage = str(version.current_stage or "")
+    return stage if stage in ("Staging", "Production") else None
+
+
 def _crown(
     client: MlflowClient,
     name: str,
@@ -393,6 +399,10 @@ def rollback_champion(client: MlflowClient, name: str) -> PromotionEvent:
     """Give ``@champion`` back to the ``@previous`` version; the version before that (from the history) becomes
     ``@previous``, or the alias is removed when there is none.
 
+    When the champion being replaced holds a legacy stage (``register.stage``, e.g. ``Production``), the restored
+    version is moved to that stage too (and the replaced one archived), so clients reading
+    ``models:/<name>/Production`` follow the rollback.
+
     Example:
         >>> rollback_champion(client, "churn").version  # doctest: +SKIP
         '2'
@@ -412,11 +422,15 @@ def rollback_champion(client: MlflowClient, name: str) -> PromotionEvent:
             client.delete_registered_model_alias(name, PREVIOUS)
         if current is not None:
             client.set_model_version_tag(name, str(current.version), "sparksweep.rolled_back_at", _now())
+        stage = _legacy_stage(current) if current is not None else None
+        if stage is not None:
+            _set_stage(client, name, restored, stage)
         event = PromotionEvent(
             version=restored,
             replaced=None if current is None else str(current.version),
             action="rollback",
-            reason=f"rolled back from v{current.version if current is not None else '?'} to v{restored}",
+            reason=f"rolled back from v{current.version if current is not None else '?'} to v{restored}"
+            + (f"; stage {stage} moved to v{restored}" if stage is not None else ""),
         )
         return record_event(client, name, event)
 

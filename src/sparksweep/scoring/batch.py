@@ -4,9 +4,12 @@ Output columns, by task: binary, ``prediction`` = P(positive class) as a double;
 array in class order) and ``prediction`` (the most probable class label); regression, ``prediction`` as a double.
 Input columns are matched to the model's signature by name and type before any job starts.
 
-On Spark, sparksweep's own models are scored by a pandas UDF that loads the model once per Python worker process,
-calls it without MLflow's per-batch schema enforcement (the schema was checked once, on the driver) and caps each
-task's model threads at ``spark.task.cpus``; any other pyfunc model goes through ``mlflow.pyfunc.spark_udf``.
+On Spark, sparksweep's own models are scored by default by an Arrow UDF (``udf="sparksweep"``, see
+:mod:`sparksweep.scoring._udf`) that loads the model once per Python worker process, calls it without MLflow's
+per-batch schema enforcement (the schema was checked once, on the driver) and caps each task's model threads at
+``spark.task.cpus``; ``udf="spark_udf"`` (and any model that is not sparksweep's own) goes through
+``mlflow.pyfunc.spark_udf``. Downloaded model copies are removed once the model is loaded or shipped, and
+``score_table`` removes what ``spark_udf`` left on the driver when its job is done.
 
 Example:
     >>> preds = score_pandas(df, "models:/churn-model@champion")  # doctest: +SKIP
@@ -14,12 +17,15 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,10 +43,14 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
 
+    from sparksweep.scoring._udf import ShippedModel
+
 __all__ = [
     "ARROW_BATCH_ROWS",
     "ScoreReport",
+    "Udf",
     "download_model",
+    "downloaded_model",
     "load_model",
     "model_features",
     "read_input",
@@ -52,6 +62,9 @@ __all__ = [
 
 ARROW_BATCH_ROWS = 100_000
 """Rows per Arrow batch while scoring (Spark's default, 10,000, costs ~10% in per-batch overhead here)."""
+Udf = Literal["sparksweep", "spark_udf"]
+"""How Spark scores: sparksweep's Arrow UDF (its own models) or ``mlflow.pyfunc.spark_udf`` (any pyfunc model)."""
+_NUMERIC_TYPES = frozenset({"long", "integer", "double", "float", "boolean"})
 _SPARK_SQL_TYPES = {"long": "bigint", "integer": "int", "double": "double", "float": "float", "boolean": "boolean"}
 
 
@@ -99,6 +112,8 @@ def resolve_model_uri(model_uri: str, tracking_uri: str | None = None) -> str:
 def download_model(model_uri: str, tracking_uri: str | None = None, dst: str | Path | None = None) -> str:
     """Copy a model (``models:/name@alias``, ``models:/m-<id>``, ``runs:/...`` or a path) to a local folder.
 
+    The copy goes to ``dst``, or, without it, to a temporary folder removed when this process exits (use
+    :func:`downloaded_model` to remove it as soon as it is no longer needed). A local path is returned unchanged.
     The tracking/registry URI is passed explicitly, so no global MLflow state is read or changed.
     """
     import mlflow
@@ -107,23 +122,39 @@ def download_model(model_uri: str, tracking_uri: str | None = None, dst: str | P
     if Path(model_uri).exists():
         return str(model_uri)
     location = resolve_model_uri(model_uri, tracking_uri)
-    target = str(dst) if dst is not None else tempfile.mkdtemp(prefix="sparksweep-model-")
+    if dst is None:
+        dst = tempfile.mkdtemp(prefix="sparksweep-model-")
+        atexit.register(shutil.rmtree, dst, ignore_errors=True)
     try:
         return str(
-            mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=target, tracking_uri=tracking_uri)
+            mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dst), tracking_uri=tracking_uri)
         )
     except MlflowException as exc:
         raise RegistryError(f"could not download model {model_uri!r} from {location}: {exc.message}") from exc
+
+
+@contextlib.contextmanager
+def downloaded_model(model_uri: str, tracking_uri: str | None = None) -> Iterator[str]:
+    """A local copy of a model for the ``with`` block; the copy is removed when the block ends (a local path is
+    used in place and kept).
+
+    Example:
+        >>> with downloaded_model("models:/churn@champion", uri) as path:  # doctest: +SKIP
+        ...     model = mlflow.pyfunc.load_model(path)
+    """
+    if Path(model_uri).exists():
+        yield str(model_uri)
+        return
+    with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
+        yield download_model(model_uri, tracking_uri, dst=tmp)
 
 
 def load_model(model_uri: str, tracking_uri: str | None = None) -> Any:
     """Load a model as an ``mlflow.pyfunc.PyFuncModel``; a downloaded copy is removed once it is in memory."""
     import mlflow
 
-    if Path(model_uri).exists():
-        return mlflow.pyfunc.load_model(model_uri)
-    with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
-        return mlflow.pyfunc.load_model(download_model(model_uri, tracking_uri, dst=tmp))
+    with downloaded_model(model_uri, tracking_uri) as local:
+        return mlflow.pyfunc.load_model(local)
 
 
 def model_features(model: Any) -> list[str]:
@@ -133,10 +164,12 @@ def model_features(model: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class _ModelKind:
-    """What the scorer needs to know about a model: its task and classes when it is one of sparksweep's own."""
+    """What the scorer needs to know about a model: its task and classes when it is one of sparksweep's own, and
+    the wrapper itself when it has ``predict_array`` (models logged by older versions lack it)."""
 
     task: str | None
     classes: list[str]
+    inner: Any = field(default=None, compare=False)
 
     @classmethod
     def of(cls, model: Any) -> _ModelKind:
@@ -149,7 +182,13 @@ class _ModelKind:
         task = getattr(inner, "task", None)
         if type(inner).__name__ != "SparkSweepModel" or task not in ("binary", "multiclass", "regression"):
             return cls(None, [])
-        return cls(str(task), [str(c) for c in getattr(inner, "classes", [])])
+        fast = inner if callable(getattr(inner, "predict_array", None)) else None
+        return cls(str(task), [str(c) for c in getattr(inner, "classes", [])], fast)
+
+    def takes_matrix(self, input_types: dict[str, str]) -> bool:
+        """Whether batches may go to the model as one float64 matrix (every input numeric, and the model takes it)."""
+        numeric = bool(input_types) and all(t in _NUMERIC_TYPES for t in input_types.values())
+        return numeric and self.inner is not None and bool(getattr(self.inner, "takes_matrix", False))
 
 
 def _pandas_output(prediction: Any, kind: _ModelKind, index: Any, prediction_col: str) -> pd.DataFrame:
@@ -174,6 +213,9 @@ def score_pandas(
 ) -> pd.DataFrame:
     """Score a pandas DataFrame; returns the ``keep`` columns (all columns when None) plus the prediction column(s).
 
+    The columns are checked against the model's signature once; sparksweep's own models are then called directly
+    (a LightGBM model with numeric features gets one float64 matrix), other models through ``predict``.
+
     Args:
         df: The rows to score; the model's feature columns are matched by name and type.
         model_uri: ``models:/<name>@champion``, ``models:/m-<id>``, ``runs:/...`` or a local path.
@@ -187,14 +229,19 @@ def score_pandas(
     """
     model = model if model is not None else load_model(model_uri, tracking_uri)
     required = model_input_types(model)
-    features = categories_as_text(df)  # models take text where a table has pandas categories
-    match = require_columns(required, pandas_column_types(features), model_uri)
-    X = features[list(required)] if required else features
-    if match.casts:
-        X = X.astype({c: _numpy_type(t) for c, t in match.casts.items()})
-    prediction = model.predict(X)
+    kind = _ModelKind.of(model)
+    if kind.takes_matrix(required):
+        require_columns(required, pandas_column_types(df[[c for c in required if c in df.columns]]), model_uri)
+        prediction = kind.inner.predict_array(df[list(required)].to_numpy(np.float64, na_value=np.nan))
+    else:
+        features = categories_as_text(df)  # models take text where a table has pandas categories
+        match = require_columns(required, pandas_column_types(features), model_uri)
+        X = features[list(required)] if required else features
+        if match.casts:
+            X = X.astype({c: _numpy_type(t) for c, t in match.casts.items()})
+        prediction = kind.inner.predict_array(X) if kind.inner is not None else model.predict(X)
     out = df.copy() if keep is None else df[keep].copy()
-    scored = _pandas_output(prediction, _ModelKind.of(model), out.index, prediction_col)
+    scored = _pandas_output(prediction, kind, out.index, prediction_col)
     return pd.concat([out, scored], axis=1)
 
 
@@ -202,46 +249,40 @@ def _numpy_type(mlflow_type: str) -> str:
     return {"long": "int64", "integer": "int32", "double": "float64", "float": "float32"}.get(mlflow_type, "object")
 
 
-def _spark_udf(df: SparkDataFrame, local: str, kind: _ModelKind, threads: int) -> Any:
-    """A pandas UDF over a struct of the feature columns that loads the model once per Python worker process."""
-    from mlflow.pyfunc.spark_model_cache import SparkModelCache
-    from pyspark.sql import functions as sf
-    from pyspark.sql import types as st
+@dataclass
+class _Scoring:
+    """A lazily scored Spark DataFrame and what to clean up once the jobs that read it are done: the broadcast
+    holding sparksweep's model, or the files ``spark_udf`` left on the driver."""
 
-    archive = SparkModelCache.add_local_model(df.sparkSession, local)  # type: ignore[no-untyped-call]
-    classes = np.asarray(kind.classes, dtype=object)
-    multiclass = kind.task == "multiclass"
-    result_type: st.DataType = (
-        st.StructType(
-            [
-                st.StructField("probabilities", st.ArrayType(st.DoubleType())),
-                st.StructField("prediction", st.StringType()),
-            ]
-        )
-        if multiclass
-        else st.DoubleType()
-    )
+    frame: SparkDataFrame
+    shipped: ShippedModel | None = None
+    leftovers: list[Path] = field(default_factory=list)
 
-    def _predictions(batches: Iterator[pd.DataFrame]) -> Iterator[np.ndarray]:
-        from threadpoolctl import threadpool_limits
+    def release(self) -> None:
+        if self.shipped is not None:
+            self.shipped.release()
+        _remove_files(self.leftovers)
 
-        model, _ = SparkModelCache.get_or_load(archive)  # type: ignore[no-untyped-call]
-        python_model = model.unwrap_python_model()
-        with threadpool_limits(limits=threads):
-            for frame in batches:
-                yield np.asarray(python_model.predict(None, frame), dtype=np.float64)
 
-    def predict_values(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
-        for values in _predictions(batches):
-            yield pd.Series(values)
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
-    def predict_classes(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for proba in _predictions(batches):
-            labels = classes[proba.argmax(axis=1)] if len(classes) == proba.shape[1] else proba.argmax(axis=1)
-            yield pd.DataFrame({"probabilities": list(proba), "prediction": labels.astype(str)})
 
-    predict = predict_classes if multiclass else predict_values
-    return sf.pandas_udf(predict, result_type)  # type: ignore[attr-defined]
+def _generic_udf(spark: SparkSession, local: str, result_type: str) -> tuple[Any, list[Path]]:
+    """``mlflow.pyfunc.spark_udf`` on a local model folder, and the files it leaves on the driver:
+    ``SparkModelCache.add_local_model`` zips the model into the temp folder and never removes the zip."""
+    import mlflow
+
+    before = set(spark.sparkContext.listFiles)
+    udf = mlflow.pyfunc.spark_udf(spark, local, result_type=result_type, env_manager="local")
+    temp = Path(tempfile.gettempdir()).resolve()
+    leftovers: list[Path] = []
+    for uri in spark.sparkContext.listFiles:
+        archive = Path(uri.removeprefix("file:").removeprefix("//"))
+        if uri not in before and archive.suffix == ".zip" and archive.resolve().parent == temp:
+            leftovers += [archive, archive.with_suffix("")]  # the zip, and the empty file mkstemp made for its name
+    return udf, leftovers
 
 
 def score_spark(
@@ -253,33 +294,28 @@ def score_spark(
     keep: list[str] | None = None,
     result_type: str | None = None,
     threads: int | None = None,
+    udf: Udf = "sparksweep",
 ) -> SparkDataFrame:
     """Score a Spark DataFrame lazily; returns the ``keep`` columns (all when None) plus the prediction column(s).
 
     The model is resolved and downloaded once on the driver, its signature is checked against ``df``'s columns
-    (name and type; safe widenings are cast) before any job starts. ``result_type`` is only used for models that
-    are not sparksweep's own (they go through ``mlflow.pyfunc.spark_udf``; default ``double``). ``threads`` caps
-    each task's model threads (default ``spark.task.cpus``, so concurrent tasks do not oversubscribe the cores).
+    (name and type; safe widenings are cast) before any job starts, and the downloaded copy is removed at once.
+    ``udf="spark_udf"`` scores through ``mlflow.pyfunc.spark_udf`` instead of sparksweep's Arrow UDF (models that
+    are not sparksweep's own always do); ``result_type`` is only used there (default ``double``), and what
+    ``spark_udf`` leaves on the driver is removed when this process exits (the DataFrame may be evaluated any time
+    before). ``threads`` caps each task's model threads (default ``spark.task.cpus``, so concurrent tasks do not
+    oversubscribe the cores).
 
     Example:
         >>> scored = score_spark(spark.table("users"), "models:/churn@champion", keep=["user_id"])  # doctest: +SKIP
     """
     import mlflow
 
-    local = download_model(model_uri, tracking_uri)
-    model = mlflow.pyfunc.load_model(local)
-    scored = _score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads)
-    _drop_copy(local, model_uri, model)
-    return scored
-
-
-def _drop_copy(local: str, model_uri: str, model: Any) -> None:
-    """Remove a downloaded model copy once sparksweep's UDF has archived it for the executors (the generic
-    ``spark_udf`` path keeps it: MLflow may read it again when the job runs)."""
-    import shutil
-
-    if local != model_uri and _ModelKind.of(model).task is not None:
-        shutil.rmtree(local, ignore_errors=True)
+    with downloaded_model(model_uri, tracking_uri) as local:
+        model = mlflow.pyfunc.load_model(local)
+        scoring = _score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads, udf)
+    atexit.register(_remove_files, scoring.leftovers)
+    return scoring.frame
 
 
 def _score_loaded(
@@ -291,10 +327,15 @@ def _score_loaded(
     keep: list[str] | None,
     result_type: str | None,
     threads: int | None = None,
-) -> SparkDataFrame:
-    import mlflow
+    udf: Udf = "sparksweep",
+) -> _Scoring:
+    """Build the scored DataFrame; ``local`` (the model folder) is no longer needed when this returns."""
     from pyspark.sql import functions as sf
 
+    from sparksweep.scoring._udf import scoring_udf, ship_model
+
+    if udf not in ("sparksweep", "spark_udf"):
+        raise DataError(f"udf must be 'sparksweep' or 'spark_udf', got {udf!r}")
     required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
     match = require_columns(required, spark_column_types(df.schema), model_uri) if any(required.values()) else None
     inputs = [
@@ -303,19 +344,43 @@ def _score_loaded(
     ]
     kept = [sf.col(c) for c in (keep if keep is not None else df.columns)]
     kind = _ModelKind.of(model)
-    if kind.task is None:
-        udf = mlflow.pyfunc.spark_udf(df.sparkSession, local, result_type=result_type or "double", env_manager="local")
-        plain: SparkDataFrame = df.select(*kept, udf(*inputs).alias(prediction_col))
-        return plain
+    if kind.task is None or udf == "spark_udf":
+        generic, leftovers = _generic_udf(df.sparkSession, local, result_type or _default_result_type(kind))
+        scored = generic(*inputs)
+        if kind.task == "multiclass":
+            return _Scoring(_multiclass_columns(df, kept, scored, prediction_col, kind), leftovers=leftovers)
+        return _Scoring(df.select(*kept, scored.alias(prediction_col)), leftovers=leftovers)
     if threads is None:
         threads = int(df.sparkSession.conf.get("spark.task.cpus", "1") or 1)
-    scored = _spark_udf(df, local, kind, threads)(sf.struct(*inputs))
+    shipped = ship_model(df.sparkSession, local)
+    ours = scoring_udf(shipped, str(kind.task), kind.classes, list(required), threads, kind.takes_matrix(required))
+    scored = ours(*inputs)
     if kind.task == "multiclass":
         probabilities = scored["probabilities"].alias("probabilities")
-        out: SparkDataFrame = df.select(*kept, probabilities, scored["prediction"].alias(prediction_col))
+        out = df.select(*kept, probabilities, scored["prediction"].alias(prediction_col))
     else:
         out = df.select(*kept, scored.alias(prediction_col))
-    return out
+    return _Scoring(out, shipped=shipped)
+
+
+def _default_result_type(kind: _ModelKind) -> str:
+    return "array<double>" if kind.task == "multiclass" else "double"
+
+
+def _multiclass_columns(
+    df: SparkDataFrame, kept: list[Any], probabilities: Any, prediction_col: str, kind: _ModelKind
+) -> SparkDataFrame:
+    """``probabilities`` (spark_udf's array) and the most probable class label, the columns sparksweep's UDF gives."""
+    from pyspark.sql import functions as sf
+
+    scored = df.select(*kept, probabilities.alias("probabilities"))
+    column = sf.col("probabilities")
+    best = sf.array_position(column, sf.array_max(column)).cast("int")  # 1-based
+    labels = sf.array(*[sf.lit(c) for c in kind.classes])
+    label = sf.when(sf.size(column) == len(kind.classes), sf.element_at(labels, best)).otherwise(
+        (best - 1).cast("string")
+    )
+    return scored.select("*", label.alias(prediction_col))
 
 
 @dataclass(frozen=True)
@@ -356,12 +421,14 @@ def score_table(
     spark: Any = None,
     batch_rows: int = ARROW_BATCH_ROWS,
     threads: int | None = None,
+    udf: Udf = "sparksweep",
 ) -> ScoreReport:
     """Read a table (parquet, csv or a Spark table), score it on Spark and write parquet or a Spark table.
 
     ``keep`` defaults to every column that is not a model feature (ids, dates), so keys are carried through.
     The Arrow batch size is raised to ``batch_rows`` for the job, and an input with fewer partitions than the
-    session has task slots is spread over all of them.
+    session has task slots is spread over all of them. ``udf`` and ``threads`` are as in :func:`score_spark`;
+    the model copies and archives made for the job are removed when it is done.
 
     Example:
         >>> score_table("models:/churn@champion", input_path="users.parquet", output_path="scores.parquet",
@@ -377,33 +444,36 @@ def score_table(
 
     started = time.perf_counter()
     df = read_input(spark, path=input_path, table=input_table)
-    local = download_model(model_uri, tracking_uri)
-    model = mlflow.pyfunc.load_model(local)
-    features = model_features(model)
-    kept = keep if keep is not None else [c for c in df.columns if c not in features]
     slots = spark.sparkContext.defaultParallelism
     if df.rdd.getNumPartitions() < slots:
         df = df.repartition(slots)
-    scored = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads)
-    _drop_copy(local, model_uri, model)
+    with downloaded_model(model_uri, tracking_uri) as local:
+        model = mlflow.pyfunc.load_model(local)
+        features = model_features(model)
+        kept = keep if keep is not None else [c for c in df.columns if c not in features]
+        scoring = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads, udf)
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as sf
+
+    rows = Observation("sparksweep_scored_rows")  # counted by the write job itself, not by reading the output again
+    observed = scoring.frame.observe(rows, sf.count(sf.lit(1)).alias("rows"))
     conf_key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(conf_key, None)
     spark.conf.set(conf_key, str(batch_rows))
     try:
         if output_path is not None:
-            scored.write.mode("overwrite").parquet(output_path)
-            written = spark.read.parquet(output_path)
+            observed.write.mode("overwrite").parquet(output_path)
         else:
-            scored.write.mode("overwrite").saveAsTable(str(output_table))
-            written = spark.table(output_table)
+            observed.write.mode("overwrite").saveAsTable(str(output_table))
     finally:
+        scoring.release()
         if before is None:
             spark.conf.unset(conf_key)
         else:
             spark.conf.set(conf_key, before)
     return ScoreReport(
-        rows=written.count(),
+        rows=int(rows.get["rows"]),
         output=str(output_path or output_table),
         seconds=time.perf_counter() - started,
-        columns=written.columns,
+        columns=scoring.frame.columns,
     )
