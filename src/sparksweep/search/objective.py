@@ -121,10 +121,6 @@ def optimize(
     compiled = _as_space(space)
     goal = Metric(name=metric, direction=dir_, tasks=frozenset(), fn=lambda y, p: 0.0)
     uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    tracker = SweepTracker(uri, experiment)
-    searcher = make_searcher(algorithm, compiled, dir_, seed)
-    if warm_start is not None:
-        searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
     if isinstance(executor, BaseExecutor):
         runner, own = executor, False
     elif executor == "local":
@@ -134,6 +130,16 @@ def optimize(
         runner, own = cls(spark if spark is not None else get_spark("local[*]"), parallelism), True
     else:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
+    try:
+        runner.prepare()  # the workers start while the store is opened and the parent run created
+        tracker = SweepTracker(uri, experiment)
+        searcher = make_searcher(algorithm, compiled, dir_, seed)
+        if warm_start is not None:
+            searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
+    except BaseException:
+        if own:
+            runner.shutdown()
+        raise
     started = time.monotonic()
     name = getattr(objective, "__qualname__", type(objective).__name__)
     base_seed = seed or 0
