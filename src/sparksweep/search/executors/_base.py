@@ -38,7 +38,8 @@ class BaseExecutor(abc.ABC):
 
     def prepare(self) -> None:
         """Start the workers now, in the background, so the first trial does not wait for them (called after
-        :meth:`share`, while the driver still sets the sweep up). Executors that start workers on demand do nothing."""
+        :meth:`share`, while the driver still sets the sweep up)."""
+        return
 
     @abc.abstractmethod
     def submit(self, task: TrialTask) -> Future[TrialResult]:

@@ -153,7 +153,9 @@ class SparkPoolExecutor(SparkExecutor):
         host, port, token, handles = self._host, self._port, self._token, list(self._handles)
         sc.setJobGroup(f"{self._prefix}-slot-{slot}", f"sparksweep trial slot {slot}", interruptOnCancel=True)
         try:
-            sc.parallelize([slot], 1).mapPartitions(lambda rows: _serve(rows, host, port, token, slot, handles)).collect()
+            sc.parallelize([slot], 1).mapPartitions(
+                lambda rows: _serve(rows, host, port, token, slot, handles)
+            ).collect()
         except Exception as exc:  # the slot's task died or was cancelled; its trial is failed by the connection
             if not self._closing.is_set():
                 _LOG.warning("sparksweep trial slot %d ended (%s); starting it again", slot, exc)
