@@ -285,7 +285,7 @@ def _sweep(
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
     # The store is created in the driver before Spark starts and before any worker writes to it.
     tracker = SweepTracker(tracking_uri, spec.experiment)
-    if data is None and spec.data.table is not None and spark is None and spec.search.executor == "spark":
+    if data is None and spec.data.table is not None and spark is None and spec.search.executor != "local":
         spark = get_spark(spec.spark.master, spec.spark.conf)  # the session that reads the table runs the trials
     frame = load_table(spec.data, data, spark)
     dataset = prepare_dataset(frame, spec.data, spec.task)
@@ -307,7 +307,7 @@ def _sweep(
         if spec.search.trial_timeout is not None and not runner.can_cancel_running:
             raise SpecError(
                 f"search.trial_timeout needs an executor that can stop a running trial; the {runner.name!r} "
-                "executor cannot. Use search.executor: spark, or remove trial_timeout"
+                "executor cannot. Use search.executor: spark-pool or spark, or remove trial_timeout"
             )
         # The workers start (and load the data) while the parent run is created.
         handle = runner.share(dataset.training)
