@@ -174,7 +174,8 @@ def _stamped(fn: Callable[[float, float], float], path: str) -> Callable[[float,
 
 
 def _warm_workers(spark: Any) -> None:
-    """Spark's first job, with every library the runners' trials import, in each Python worker (Spark reuses them)."""
+    """Spark's first job, with every library the runners' trials import, in each Python worker (Spark reuses them)
+    and in the driver."""
 
     def imports(_: int) -> int:
         import hyperopt  # noqa: F401
@@ -187,6 +188,9 @@ def _warm_workers(spark: Any) -> None:
         return 0
 
     spark.sparkContext.parallelize(range(SLOTS), SLOTS).map(imports).collect()
+    # and in this driver process (Optuna is imported on first use by sparksweep and by MlflowSparkStudy)
+    imports(0)
+    import mlflow.pyspark.optuna.study  # noqa: F401
 
 
 def main() -> None:
