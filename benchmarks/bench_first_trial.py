@@ -70,7 +70,7 @@ PROBE = textwrap.dedent(
 
         setattr(owner, name, wrapped)
 
-    after(engine, "SweepTracker", "MLflow store open")
+    after(engine.SweepTracker, "__init__", "MLflow store open")
     after(engine, "prepare_dataset", "data load")
     after(engine, "get_spark", "Spark start")
     after(engine, "_make_executor", "executor")
@@ -127,14 +127,16 @@ def _one(folder: Path, sweep: Path) -> dict[str, float]:
     marks = folder / f"marks-{time.time_ns()}.jsonl"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     t0 = time.time()
-    subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-c", PROBE, repr(t0), str(marks), "run", str(sweep)],
         cwd=folder,
         env=env,
-        check=True,
+        check=False,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"the sweep failed:\n{proc.stderr.decode()[-3000:]}")
     seen: dict[str, float] = {}
     for line in marks.read_text().splitlines():
         name, at = json.loads(line)

@@ -83,7 +83,11 @@ def main() -> None:
         prepare_store(uri)
         spark = get_spark("local[2]")
         spark.sparkContext.parallelize(range(2), 2).map(lambda x: x).collect()  # Spark's first job, not counted
-        optimize(objective, space, n_trials=4, executor=SparkPoolExecutor(spark, 2), tracking_uri=uri)  # warm-up
+        warm = SparkPoolExecutor(spark, 2)
+        try:  # the first sweep of the process (imports, the slots' first start) is not one of the sizes
+            optimize(objective, space, n_trials=4, executor=warm, tracking_uri=uri, experiment="warm-up")
+        finally:
+            warm.shutdown()
         rss0 = _rss_mb()
         for n in args.sizes:
             clock.searcher.clear()

@@ -14,7 +14,7 @@ Every runner's wall time counts its own per-sweep setup (for sparksweep: buildin
 experiment, the parent run, starting the pool's slots) and is also split: ``setup s`` is the time until its first
 trial started (each trial appends its start time to a file), ``after setup`` the trials per second from then on.
 Not counted for anyone: starting the Spark session, its first job, creating the MLflow store, and importing the
-libraries in Spark's Python workers (one warm-up job does all of that before the first runner; benchmark 3,
+libraries in Spark's Python workers (a warm-up job before each runner does that; benchmark 3,
 ``bench_first_trial.py``, measures them).
 
 Efficiency = ideal wall (trials x trial length / 2 slots) / measured wall. Run:
@@ -229,6 +229,7 @@ def main() -> None:
             n = sizes[objective]
             for i, (name, run) in enumerate(runners.items()):
                 stamps = Path(tmp) / f"starts-{objective}-{i}.txt"
+                _warm_workers(spark)  # a peer may have left Spark's Python workers unusable (new, cold processes)
                 t0, wall_t0 = time.perf_counter(), time.time()
                 run(_stamped(fn, str(stamps)), n)
                 wall = time.perf_counter() - t0
