@@ -70,7 +70,7 @@ def optimize(
     warm_start: str | None = None,
     experiment: str = "sparksweep-optimize",
     tracking_uri: str | None = None,
-    executor: str | BaseExecutor = "spark-pool",
+    executor: str | BaseExecutor = "spark",
     spark: Any = None,
     on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
 ) -> SweepResult:
@@ -95,7 +95,7 @@ def optimize(
         warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
         experiment: The MLflow experiment.
         tracking_uri: The MLflow store (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
-        executor: ``spark-pool`` (long-lived Spark tasks that pull trials), ``spark`` (a Spark job per trial),
+        executor: ``spark`` (a Spark job per trial), ``spark-pool`` (long-lived Spark tasks that pull trials),
             ``local`` (a process pool), or an executor instance (not shut down).
         spark: The SparkSession for the Spark executors (default: the active one or a new local one).
         on_trial: Called in the driver after each trial.
@@ -115,7 +115,7 @@ def optimize(
             patience=patience,
             target=target,
             warm_start=warm_start,
-            executor=executor if executor in ("local", "spark") else "spark-pool",
+            executor=executor if executor in ("local", "spark-pool") else "spark",
         )
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, "optimize's arguments")) from None
