@@ -10,6 +10,13 @@ number of trials run through:
 * Optuna with ``n_jobs=2`` (threads in the driver, no Spark, no tracking);
 * the floor: bare single-task Spark jobs from two driver threads (no search, no tracking).
 
+Every runner's wall time counts its own per-sweep setup (for sparksweep: building the executor, opening the
+experiment, the parent run, starting the pool's slots) and is also split: ``setup s`` is the time until its first
+trial started (each trial appends its start time to a file), ``after setup`` the trials per second from then on.
+Not counted for anyone: starting the Spark session, its first job, creating the MLflow store, and importing the
+libraries in Spark's Python workers (a warm-up job before each runner does that; benchmark 3,
+``bench_first_trial.py``, measures them).
+
 Efficiency = ideal wall (trials x trial length / 2 slots) / measured wall. Run:
 ``python benchmarks/bench_throughput.py [--sleep 1.0] [--n-sleep 20] [--n-trivial 40] [--n-lgbm 20]``
 """
@@ -155,10 +162,42 @@ def _bare_spark(spark: Any) -> Callable[[Callable[[float, float], float], int], 
     return run
 
 
+def _stamped(fn: Callable[[float, float], float], path: str) -> Callable[[float, float], float]:
+    """``fn`` that first appends the time it started to ``path`` (the runners' trials run on this machine)."""
+
+    def stamped(x: float, lr: float) -> float:
+        with open(path, "a") as fh:
+            fh.write(f"{time.time()}\n")
+        return fn(x, lr)
+
+    return stamped
+
+
+def _warm_workers(spark: Any) -> None:
+    """Spark's first job, with every library the runners' trials import, in each Python worker (Spark reuses them)
+    and in the driver."""
+
+    def imports(_: int) -> int:
+        import hyperopt  # noqa: F401
+        import lightgbm  # noqa: F401
+        import mlflow  # noqa: F401
+        import optuna  # noqa: F401
+
+        import sparksweep.search.worker  # noqa: F401
+
+        return 0
+
+    spark.sparkContext.parallelize(range(SLOTS), SLOTS).map(imports).collect()
+    # and in this driver process (Optuna is imported on first use by sparksweep and by MlflowSparkStudy)
+    imports(0)
+    import mlflow.pyspark.optuna.study  # noqa: F401
+
+
 def main() -> None:
     import mlflow
 
     from sparksweep.search.executors import get_spark
+    from sparksweep.search.tracking import prepare_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sleep", type=float, default=1.0)
@@ -171,7 +210,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sparksweep-bench-") as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         mlflow.set_tracking_uri(uri)  # this script's own process; MlflowSparkStudy reads it
+        prepare_store(uri)
         spark = get_spark(f"local[{SLOTS}]")
+        _warm_workers(spark)
         runners: dict[str, Callable[[Callable[[float, float], float], int], None]] = {
             "sparksweep (pool)": _sparksweep(spark, uri, "pool"),
             "sparksweep (job per trial)": _sparksweep(spark, uri, "jobs"),
@@ -183,26 +224,34 @@ def main() -> None:
         if args.only:
             runners = {k: v for k, v in runners.items() if k in args.only}
         sizes = {"sleep": args.n_sleep, "trivial": args.n_trivial, "lightgbm": args.n_lgbm}
-        rows: list[tuple[str, str, int, float, float, float | None]] = []
+        rows: list[tuple[str, str, int, float, float, float, float | None]] = []
         for objective, (fn, length) in _objectives(args.sleep).items():
             n = sizes[objective]
-            for name, run in runners.items():
-                t0 = time.perf_counter()
-                run(fn, n)
+            for i, (name, run) in enumerate(runners.items()):
+                stamps = Path(tmp) / f"starts-{objective}-{i}.txt"
+                _warm_workers(spark)  # a peer may have left Spark's Python workers unusable (new, cold processes)
+                t0, wall_t0 = time.perf_counter(), time.time()
+                run(_stamped(fn, str(stamps)), n)
                 wall = time.perf_counter() - t0
+                starts = [float(line) for line in stamps.read_text().split()]
+                setup = min(starts) - wall_t0
                 efficiency = None if length is None else (n * length / SLOTS) / wall
-                rows.append((objective, name, n, wall, n / wall, efficiency))
-                print(f"  {objective:<9} {name:<28} {wall:7.2f}s", flush=True)
+                rows.append((objective, name, n, wall, setup, n / wall, efficiency))
+                print(f"  {objective:<9} {name:<28} {wall:7.2f}s (setup {setup:.2f}s)", flush=True)
         spark.stop()
 
-    print(f"\n{'objective':<10}{'runner':<30}{'trials':>7}{'wall s':>9}{'trials/s':>10}{'efficiency':>12}")
-    for objective, name, n, wall, rate, eff in rows:
+    print(
+        f"\n{'objective':<10}{'runner':<30}{'trials':>7}{'wall s':>9}{'setup s':>9}{'trials/s':>10}"
+        f"{'after setup':>12}{'efficiency':>12}"
+    )
+    for objective, name, n, wall, setup, rate, eff in rows:
         eff_text = "-" if eff is None else f"{eff:.2f}"
-        print(f"{objective:<10}{name:<30}{n:>7}{wall:>9.2f}{rate:>10.2f}{eff_text:>12}")
-    ours = {obj: wall for obj, name, _, wall, _, _ in rows if name == "sparksweep (pool)"}
+        after = n / max(wall - setup, 1e-9)
+        print(f"{objective:<10}{name:<30}{n:>7}{wall:>9.2f}{setup:>9.2f}{rate:>10.2f}{after:>12.2f}{eff_text:>12}")
+    ours = {obj: wall for obj, name, _, wall, *_ in rows if name == "sparksweep (pool)"}
     ratios = [
         f"{obj}: {name} {wall / ours[obj]:.2f}x"
-        for obj, name, _, wall, _, _ in rows
+        for obj, name, _, wall, *_ in rows
         if name != "sparksweep (pool)" and obj in ours
     ]
     print("peer wall / sparksweep (pool) wall: " + "; ".join(ratios))

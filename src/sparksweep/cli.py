@@ -140,7 +140,7 @@ def main() -> None:
 @click.option("--parallelism", type=click.IntRange(min=1), help="Override search.parallelism.")
 @click.option("--algorithm", help="Override search.algorithm.")
 @click.option("--seed", type=int, help="Override search.seed.")
-@click.option("--executor", type=click.Choice(["spark", "local"]), help="Override search.executor.")
+@click.option("--executor", type=click.Choice(["spark", "spark-pool", "local"]), help="Override search.executor.")
 @click.option("--tracking-uri", help="Override tracking.uri.")
 @click.option("--spark-master", help="Override spark.master (local[*], local[N], spark://host:port).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")

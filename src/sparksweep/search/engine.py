@@ -46,7 +46,7 @@ from sparksweep.search.tracking import (
     resolve_tracking_uri,
 )
 from sparksweep.search.trial import PastTrial, Proposal, TrialResult, TrialState
-from sparksweep.search.worker import TrialTask
+from sparksweep.search.worker import DataHandle, TrialTask
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -285,7 +285,7 @@ def _sweep(
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
     # The store is created in the driver before Spark starts and before any worker writes to it.
     tracker = SweepTracker(tracking_uri, spec.experiment)
-    if data is None and spec.data.table is not None and spark is None and spec.search.executor == "spark":
+    if data is None and spec.data.table is not None and spark is None and spec.search.executor != "local":
         spark = get_spark(spec.spark.master, spec.spark.conf)  # the session that reads the table runs the trials
     frame = load_table(spec.data, data, spark)
     dataset = prepare_dataset(frame, spec.data, spec.task)
@@ -307,8 +307,11 @@ def _sweep(
         if spec.search.trial_timeout is not None and not runner.can_cancel_running:
             raise SpecError(
                 f"search.trial_timeout needs an executor that can stop a running trial; the {runner.name!r} "
-                "executor cannot. Use search.executor: spark, or remove trial_timeout"
+                "executor cannot. Use search.executor: spark-pool or spark, or remove trial_timeout"
             )
+        # The workers start (and load the data) while the parent run is created.
+        handle = runner.share(dataset.training)
+        runner.prepare()
         if resume is not None:
             tracker.attach(resume.parent_run_id)
             for trial in past:
@@ -343,7 +346,7 @@ def _sweep(
             tracker=tracker,
             on_trial=on_trial,
             make_task=_model_task_factory(spec, dataset, metric, runner, tracking_uri),
-            data=dataset.training,
+            data=handle,
             earlier=earlier,
             lost={t.number for t in past if t.lost},
             elapsed_before=0.0 if resume is None else resume.elapsed,
@@ -497,7 +500,7 @@ class _Loop:
         tracker: SweepTracker,
         on_trial: Callable[[TrialResult, SweepProgress], None] | None,
         make_task: _TaskFactory,
-        data: Any,
+        data: DataHandle | None,
         earlier: list[TrialResult],
         lost: set[int] | None = None,
         elapsed_before: float = 0.0,
@@ -510,6 +513,7 @@ class _Loop:
         self.on_trial = on_trial
         self.make_task = make_task
         self.data = data
+        """The handle of the training data the runner shares with its workers (None: a user objective)."""
         self.results: list[TrialResult] = list(earlier)
         self.ledger = None if spec.pruner == "none" else PruningLedger(spec.pruner, metric.direction)
         self.progress = SweepProgress(n_trials=spec.n_trials, timeout=spec.timeout)
@@ -598,7 +602,7 @@ class _Loop:
                 self.runner.cancel(flight.number)
 
     def run(self) -> tuple[list[TrialResult], str]:
-        handle = None if self.data is None else self.runner.share(self.data)
+        handle = self.data
         try:
             while True:
                 self._check_stop()
@@ -611,6 +615,7 @@ class _Loop:
                 self._enforce_trial_timeout()
                 for future in done:
                     self._finish(future)
+            self.tracker.flush()  # the progress metrics are in the store when the loop returns
         except BaseException:
             self.runner.cancel_all()
             for flight in self.running.values():

@@ -95,8 +95,9 @@ def optimize(
         warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
         experiment: The MLflow experiment.
         tracking_uri: The MLflow store (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
-        executor: ``spark``, ``local`` (a process pool), or an executor instance (not shut down).
-        spark: The SparkSession for ``executor="spark"`` (default: the active one or a new local one).
+        executor: ``spark`` (a Spark job per trial), ``spark-pool`` (long-lived Spark tasks that pull trials),
+            ``local`` (a process pool), or an executor instance (not shut down).
+        spark: The SparkSession for the Spark executors (default: the active one or a new local one).
         on_trial: Called in the driver after each trial.
     """
     try:
@@ -121,10 +122,6 @@ def optimize(
     compiled = _as_space(space)
     goal = Metric(name=metric, direction=dir_, tasks=frozenset(), fn=lambda y, p: 0.0)
     uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    tracker = SweepTracker(uri, experiment)
-    searcher = make_searcher(algorithm, compiled, dir_, seed)
-    if warm_start is not None:
-        searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
     if isinstance(executor, BaseExecutor):
         runner, own = executor, False
     elif executor == "local":
@@ -134,6 +131,16 @@ def optimize(
         runner, own = cls(spark if spark is not None else get_spark("local[*]"), parallelism), True
     else:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
+    try:
+        runner.prepare()  # the workers start while the store is opened and the parent run created
+        tracker = SweepTracker(uri, experiment)
+        searcher = make_searcher(algorithm, compiled, dir_, seed)
+        if warm_start is not None:
+            searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
+    except BaseException:
+        if own:
+            runner.shutdown()
+        raise
     started = time.monotonic()
     name = getattr(objective, "__qualname__", type(objective).__name__)
     base_seed = seed or 0

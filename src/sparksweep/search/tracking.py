@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,6 +242,64 @@ def read_trials(
     return sorted(out, key=lambda t: t.number)
 
 
+class _MetricWriter:
+    """Writes a run's metrics from one background thread, in batches, so the sweep loop never waits on the store.
+
+    :meth:`flush` returns once everything queued is written, or raises what writing it raised (after the tracker's
+    retries); a writer that failed keeps what it could not write and refuses more, so the sweep stops.
+    """
+
+    _BATCH = 1000  # MLflow's limit of metrics in one log_batch
+
+    def __init__(self, write: Callable[[list[Any]], None]) -> None:
+        self._write = write
+        self._pending: list[Any] = []
+        self._busy = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def put(self, metrics: list[Any]) -> None:
+        with self._cond:
+            self._raise()
+            self._pending.extend(metrics)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sparksweep-tracking-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+                batch, self._pending = self._pending, []
+                self._busy = True
+            try:
+                for i in range(0, len(batch), self._BATCH):
+                    self._write(batch[i : i + self._BATCH])
+            except BaseException as exc:  # kept for flush() to raise in the sweep's thread
+                with self._cond:
+                    self._error = exc
+                    self._pending[:0] = batch  # not lost: a later flush reports it with the error
+                    self._busy = False
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def flush(self) -> None:
+        with self._cond:
+            while (self._pending or self._busy) and self._error is None:
+                self._cond.wait()
+            self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
 class SweepTracker:
     """The parent run of one sweep and the child runs of its trials.
 
@@ -254,6 +313,7 @@ class SweepTracker:
         self.client = prepare_store(tracking_uri, self.retry)
         self.experiment_id = self._experiment_id(experiment)
         self.run_id: str | None = None
+        self._progress = _MetricWriter(self._write_progress)
 
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store operation, with transient errors retried (see :class:`RetryPolicy`)."""
@@ -355,7 +415,10 @@ class SweepTracker:
 
     def log_progress(self, metric_name: str, best: float | None, step: int, elapsed: float | None = None) -> None:
         """Step the parent run's best-so-far metric (MLflow's UI draws it as the optimization history), and the
-        sweep's running time (``elapsed_s``: what a resumed sweep's timeout counts)."""
+        sweep's running time (``elapsed_s``: what a resumed sweep's timeout counts).
+
+        Queued for a background writer that batches them (:meth:`flush` waits for it; :meth:`finish` flushes).
+        """
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -364,7 +427,16 @@ class SweepTracker:
             metrics.append(Metric(ELAPSED_METRIC, elapsed, now, step))
         if best is not None:
             metrics.append(Metric(f"best_{metric_name}", best, now, step))
+        if self.run_id is None:  # said here, in the sweep's thread, rather than by the writer
+            raise RuntimeError("the sweep's parent run has not been started; call start() first")
+        self._progress.put(metrics)
+
+    def _write_progress(self, metrics: list[Any]) -> None:
         self._call("log the sweep's progress", self.client.log_batch, self.parent_run_id, metrics=metrics)
+
+    def flush(self) -> None:
+        """Wait until the queued progress metrics are in the store (raises what writing them raised)."""
+        self._progress.flush()
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -380,5 +452,10 @@ class SweepTracker:
         self._call("log the sweep's summary", self.client.log_batch, self.parent_run_id, metrics=batch)
 
     def finish(self, status: str = "FINISHED") -> None:
-        if self.run_id is not None:
+        """End the parent run with ``status``, after the queued progress metrics are written."""
+        if self.run_id is None:
+            return
+        try:
+            self.flush()
+        finally:  # the run is ended even when its last progress points could not be written
             self._call("end the sweep's run", self.client.set_terminated, self.run_id, status=status)

@@ -36,6 +36,11 @@ class BaseExecutor(abc.ABC):
     def share(self, data: TrainingData) -> DataHandle:
         """Make the training data available to the workers once, and return the handle trials carry."""
 
+    def prepare(self) -> None:
+        """Start the workers now, in the background, so the first trial does not wait for them (called after
+        :meth:`share`, while the driver still sets the sweep up)."""
+        return
+
     @abc.abstractmethod
     def submit(self, task: TrialTask) -> Future[TrialResult]:
         """Start a trial; the future resolves to its result (or raises when the task itself was lost)."""

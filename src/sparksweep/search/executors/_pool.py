@@ -27,7 +27,7 @@ from sparksweep.errors import TrialError
 from sparksweep.search.executors._spark import BroadcastData, SparkExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from pyspark.sql import SparkSession
 
@@ -66,8 +66,17 @@ def _recv(sock: socket.socket) -> Any:
     return pickle.loads(_recv_exact(sock, size))  # from our own peer, authenticated by the token
 
 
-def _serve(host: str, port: int, token: str, slot: int, handles: list[BroadcastData]) -> Iterator[int]:
+def _serve(
+    rows: Iterable[int], host: str, port: int, token: str, slot: int, handles: list[BroadcastData]
+) -> Iterator[int]:
     """The body of a slot's Spark task: run the trials the driver sends until it says stop."""
+    # The partition's input is read to its end: a Python worker whose input is left unread is not reused by Spark,
+    # so the next sweep's slots would start new processes and import everything again.
+    for _ in rows:
+        pass
+    # Imported before saying hello, so the first trial does not pay for them (the driver prepares meanwhile).
+    import mlflow  # noqa: F401
+
     from sparksweep.search.worker import run_trial
 
     # The handles ride in this job's closure, so their broadcasts are loaded in this task; trials sent later over
@@ -144,7 +153,9 @@ class SparkPoolExecutor(SparkExecutor):
         host, port, token, handles = self._host, self._port, self._token, list(self._handles)
         sc.setJobGroup(f"{self._prefix}-slot-{slot}", f"sparksweep trial slot {slot}", interruptOnCancel=True)
         try:
-            sc.parallelize([slot], 1).mapPartitions(lambda _: _serve(host, port, token, slot, handles)).collect()
+            sc.parallelize([slot], 1).mapPartitions(
+                lambda rows: _serve(rows, host, port, token, slot, handles)
+            ).collect()
         except Exception as exc:  # the slot's task died or was cancelled; its trial is failed by the connection
             if not self._closing.is_set():
                 _LOG.warning("sparksweep trial slot %d ended (%s); starting it again", slot, exc)
@@ -207,6 +218,11 @@ class SparkPoolExecutor(SparkExecutor):
                     future.set_exception(TrialError(f"trial {task.number} could not be recorded:\n{payload}"))
 
     # ---- executor interface -----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Launch the slots' Spark tasks now (after :meth:`share`): they start and import while the driver sets
+        the sweep up, and the first trials are sent to warm slots."""
+        self._start()
+
     def submit(self, task: TrialTask) -> Future[TrialResult]:
         self._start()
         future: Future[TrialResult] = Future()

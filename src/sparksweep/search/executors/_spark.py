@@ -140,9 +140,12 @@ def _probe_job(spark: SparkSession, n_tasks: int) -> list[tuple[str, str, str, s
     """Run ``n_tasks`` tiny tasks that report (host, python, sparksweep version or "", import error or "")."""
 
     # Defined inside this function so cloudpickle ships it by value: a worker without sparksweep can still run it.
-    def probe(_: Iterable[int]) -> Iterator[tuple[str, str, str, str]]:
+    def probe(rows: Iterable[int]) -> Iterator[tuple[str, str, str, str]]:
         import socket
         import sys as worker_sys
+
+        for _ in rows:  # read to the end, or Spark does not reuse this Python worker for the sweep's trials
+            pass
 
         host = socket.gethostname()
         try:

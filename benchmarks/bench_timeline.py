@@ -1,0 +1,173 @@
+"""Where a trial's time goes on the pool executor: the per-trial timeline of ``optimize`` with tracking on.
+
+One ``optimize`` run of a trivial objective (and one of a short sleep) on a local[2] Spark session, the pool
+executor and a SQLite store. The driver's calls are wrapped with timers (nothing in sparksweep is changed for this):
+
+* dispatch: the sweep loop proposes a trial (``ask``), creates its child run (``start_trial``: create + params) and
+  hands it to a slot;
+* worker: from the trial sent to its slot to its result back (the objective, the worker's writes to the child run:
+  metrics and end, and the transport);
+* result: the loop takes the result (``tell``, counts, the progress metrics queued for the background writer);
+* slot idle: a slot's wait between handing back a result and getting its next trial (what the loop's dispatch and
+  result handling cost the slot).
+
+Run: ``python benchmarks/bench_timeline.py [--n 60] [--sleep 0.2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.calls: dict[str, list[float]] = {}
+        self.sent: dict[int, float] = {}
+        self.back: dict[int, float] = {}
+        self.objective: dict[int, float] = {}
+        self.idle: list[float] = []
+        self._last_back: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        for part in (self.calls, self.sent, self.back, self.objective, self._last_back):
+            part.clear()
+        self.idle.clear()
+
+    def timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.calls.setdefault(name, []).append(time.perf_counter() - t0)
+
+        return wrapped
+
+    def install(self) -> None:
+        import sparksweep.search.engine as engine
+        import sparksweep.search.executors._pool as pool
+        from sparksweep.search.algorithms._optuna import OptunaSearcher
+        from sparksweep.search.tracking import SweepTracker
+
+        engine._Loop._dispatch = self.timed("dispatch", engine._Loop._dispatch)  # type: ignore[method-assign]
+        engine._Loop._finish = self.timed("result", engine._Loop._finish)  # type: ignore[method-assign]
+        SweepTracker.start_trial = self.timed("start_trial", SweepTracker.start_trial)  # type: ignore[method-assign]
+        SweepTracker.log_progress = self.timed("log_progress", SweepTracker.log_progress)  # type: ignore[method-assign]
+        OptunaSearcher.ask = self.timed("ask", OptunaSearcher.ask)  # type: ignore[method-assign]
+        OptunaSearcher.tell = self.timed("tell", OptunaSearcher.tell)  # type: ignore[method-assign]
+        send, recv = pool._send, pool._recv
+
+        def timed_send(sock: Any, message: Any) -> None:
+            if message[0] == "trial":
+                now = time.perf_counter()
+                key = id(sock)
+                with self._lock:
+                    self.sent[message[1].number] = now
+                    if key in self._last_back:
+                        self.idle.append(now - self._last_back.pop(key))
+            send(sock, message)
+
+        def timed_recv(sock: Any) -> Any:
+            message = recv(sock)
+            if isinstance(message, tuple) and message and message[0] == "result":
+                now = time.perf_counter()
+                with self._lock:
+                    self.back[message[1].number] = now
+                    self.objective[message[1].number] = message[1].duration
+                    self._last_back[id(sock)] = now
+            return message
+
+        pool._send = timed_send
+        pool._recv = timed_recv
+
+
+def main() -> None:
+    from sparksweep import Float, optimize
+    from sparksweep.search.executors import SparkPoolExecutor, get_spark
+    from sparksweep.search.tracking import prepare_store
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=60, help="Trials per run.")
+    parser.add_argument("--sleep", type=float, default=0.2, help="Seconds of the sleeping objective.")
+    args = parser.parse_args()
+
+    probe = _Probe()
+    probe.install()
+    space = {"x": Float(0.0, 1.0)}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="sparksweep-timeline-") as tmp:
+        uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        prepare_store(uri)
+        spark = get_spark("local[2]")
+        spark.sparkContext.parallelize(range(2), 2).map(lambda x: x).collect()
+        for label, seconds in [("warm-up", 0.0), ("trivial", 0.0), (f"sleep {args.sleep}s", args.sleep)]:
+            probe.clear()
+
+            def objective(params: dict[str, float], _: Any, seconds: float = seconds) -> float:
+                if seconds:
+                    time.sleep(seconds)
+                return params["x"]
+
+            executor = SparkPoolExecutor(spark, 2)
+            t0 = time.perf_counter()
+            try:
+                optimize(
+                    objective,
+                    space,
+                    n_trials=args.n,
+                    algorithm="optuna.random",
+                    seed=0,
+                    executor=executor,
+                    tracking_uri=uri,
+                    experiment=label,
+                )
+            finally:
+                executor.shutdown()
+            wall = time.perf_counter() - t0
+            if label == "warm-up":
+                continue
+            worker = [probe.back[k] - probe.sent[k] for k in probe.back if k in probe.sent]
+            results.append((label, wall, dict(probe.calls), worker, list(probe.objective.values()), list(probe.idle)))
+        spark.stop()
+
+    def ms(values: list[float]) -> str:
+        return f"{1000 * statistics.median(values):8.1f}" if values else f"{'-':>8}"
+
+    print(f"Per-trial timeline on the pool executor (local[2], SQLite, {args.n} trials), median ms per trial")
+    parts = [
+        ("dispatch (loop)", lambda r: r[2].get("dispatch", [])),
+        ("  ask", lambda r: r[2].get("ask", [])),
+        ("  start_trial: create run + params", lambda r: r[2].get("start_trial", [])),
+        ("worker: sent -> result back", lambda r: r[3]),
+        ("  objective", lambda r: r[4]),
+        ("result (loop)", lambda r: r[2].get("result", [])),
+        ("  tell", lambda r: r[2].get("tell", [])),
+        ("  progress queued", lambda r: r[2].get("log_progress", [])),
+        ("slot idle between trials", lambda r: r[5]),
+    ]
+    print(f"{'phase':<38}" + "".join(f"{r[0]:>16}" for r in results))
+    for name, pick in parts:
+        print(f"{name:<38}" + "".join(f"{ms(pick(r)):>16}" for r in results))
+    print(f"{'wall s':<38}" + "".join(f"{r[1]:>16.2f}" for r in results))
+    trivial = results[0]
+    worker_ms = statistics.median(trivial[3]) - statistics.median(trivial[4])
+    idle_ms = statistics.median(trivial[5]) if trivial[5] else 0.0
+    print(
+        f"ratio (trivial): a slot spends {1000 * idle_ms:.1f} ms idle and {1000 * worker_ms:.1f} ms on the worker's "
+        f"writes per trial; start_trial is {statistics.median(trivial[2]['start_trial']) / idle_ms:.2f}x its idle time"
+        if idle_ms
+        else "ratio: no slot was idle"
+    )
+
+
+if __name__ == "__main__":
+    main()
