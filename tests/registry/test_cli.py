@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from sparksweep.cli import main
 from sparksweep.config import RegisterSpec
+from sparksweep.errors import RegistryError
 from sparksweep.registry import register_champion
 from sparksweep.scoring.metrics import get_metric
 from tests.conftest import FluentStore
@@ -77,3 +81,28 @@ def test_refit_registers_a_model_fitted_on_train_and_valid(fluent_store: FluentS
     assert refit_run.data.tags["sparksweep.refit_of"] == logged.trial.run_id
     assert version.tags["sparksweep.refit"] == "true"
     assert version.tags["sparksweep.trial_run_id"] == logged.trial.run_id
+
+
+def test_refit_registers_a_champion_even_when_trials_logged_no_model(
+    fluent_store: FluentStore, churn: pd.DataFrame
+) -> None:
+    uri = fluent_store.uri
+    client = MlflowClient(uri, uri)
+    dataset = churn_dataset(churn)
+    logged = log_trial(uri, fluent_store.experiment_id, dataset, "sklearn.logistic_regression")
+    no_model = dataclasses.replace(logged.trial, model_uri=None)  # a sweep with tracking.log_models: false
+    common = {
+        "client": client,
+        "tracking_uri": uri,
+        "best": no_model,
+        "dataset": dataset,
+        "metric": get_metric("auc_roc"),
+        "sweep_run_id": logged.sweep_run_id,
+    }
+    with pytest.raises(RegistryError, match=r"register\.refit: true"):
+        register_champion(registration=RegisterSpec(name=NAME), **common)
+    decision = register_champion(registration=RegisterSpec(name=NAME, refit=True), **common)
+    assert decision.refit
+    assert decision.promoted
+    version = client.get_model_version(NAME, decision.version)
+    assert client.get_run(version.run_id).data.tags["sparksweep.kind"] == "refit"
