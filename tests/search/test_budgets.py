@@ -202,8 +202,11 @@ def test_pruned_trials_are_recorded_with_their_step(spark: Any, tracking_uri: st
     assert all(len(client.get_metric_history(t.run_id, "valid_auc_roc")) == 6 for t in complete)
 
 
-def test_cross_validation_logs_fold_scores_and_their_mean(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:
-    spec = _spec(tracking_uri, ["sklearn.logistic_regression"], n_trials=1, parallelism=1, cv=3)
+@pytest.mark.parametrize("family", ["sklearn.logistic_regression", "lightgbm"])  # lightgbm stops early in each fold
+def test_cross_validation_logs_fold_scores_and_their_mean(
+    spark: Any, tracking_uri: str, small: pd.DataFrame, family: str
+) -> None:
+    spec = _spec(tracking_uri, [family], n_trials=1, parallelism=1, cv=3)
     result = run_sweep(spec, data=small, spark=spark)
     (trial,) = result.trials
     assert trial.state is TrialState.COMPLETE
