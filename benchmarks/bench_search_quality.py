@@ -26,6 +26,7 @@ Run: ``make bench-env`` once, then (under the heavy lock)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -97,6 +98,8 @@ class Outcome:
     interval: tuple[float, float] | None = None
     error: str = ""
     prediction: np.ndarray | None = None
+    detail: str = ""
+    """Where the contender's time went (sparksweep: Spark start, last trial, end; trials and their mean time)."""
 
 
 def split_rows(y: np.ndarray, seed: int, classification: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -251,6 +254,7 @@ def run_cell(
                 n_trials=raw["n_trials"],
                 best=raw["best"],
                 prediction=prediction,
+                detail=raw.get("detail", ""),
             )
         )
         reported = raw.get("reported_test_score")
@@ -265,7 +269,7 @@ def run_cell(
             scored.append(o)
             continue
         gain, interval = gain_interval(metric, y_test, ours.prediction, o.prediction, classification)
-        scored.append(Outcome(o.contender, o.score, o.wall, o.n_trials, o.best, gain, interval, o.error, o.prediction))
+        scored.append(dataclasses.replace(o, gain=gain, interval=interval))
     return scored
 
 
@@ -299,6 +303,9 @@ def main() -> None:
                 outcomes = run_cell(frame, task, metric, seed, args, Path(tmp))
                 title = f"\n{name} ({task}, {len(frame)} rows, {metric.name}), split seed {seed}"
                 print(format_table(title, metric, outcomes), flush=True)
+                for o in outcomes:
+                    if o.detail:
+                        print(f"{o.contender}: {o.detail}")
                 verdict = cell_verdict(outcomes, metric)
                 verdicts.setdefault(name, []).append(verdict)
                 print(f"sparksweep among the tuned contenders: {verdict}", flush=True)

@@ -231,11 +231,12 @@ def main(argv: list[str]) -> None:
     train = pd.read_csv(cell_dir / "train.csv")
     test = pd.read_csv(cell_dir / "test.csv")
     X, y = train.drop(columns=[TARGET]), train[TARGET].to_numpy()
+    store = tempfile.TemporaryDirectory(prefix="sparksweep-quality-")  # sparksweep's MLflow store, removed at exit
     cell.update(
         test_frame=test,
         train_rows=np.asarray(cell["train_rows"]),
         test_rows=np.asarray(cell["test_rows"]),
-        store=tempfile.mkdtemp(prefix="sparksweep-quality-"),
+        store=store.name,
     )
     warnings.filterwarnings("ignore")
     for module in IMPORTS[name]:  # each contender's libraries are loaded before its clock starts
@@ -260,6 +261,7 @@ def main(argv: list[str]) -> None:
         "detail": cell.get("detail", ""),
     }
     out.write_text(json.dumps(payload))
+    store.cleanup()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from mlflow import MlflowClient
 from sparksweep.cli import main
 from sparksweep.config import RegisterSpec
 from sparksweep.errors import RegistryError
+from sparksweep.models import get_family
 from sparksweep.registry import register_champion
 from sparksweep.scoring.metrics import get_metric
 from tests.conftest import FluentStore
@@ -81,6 +83,17 @@ def test_refit_registers_a_model_fitted_on_train_and_valid(fluent_store: FluentS
     assert refit_run.data.tags["sparksweep.refit_of"] == logged.trial.run_id
     assert version.tags["sparksweep.refit"] == "true"
     assert version.tags["sparksweep.trial_run_id"] == logged.trial.run_id
+    # The registered model is the family's whole fitted model (here: scaling + logistic regression), so it scores
+    # the test rows as the same family fitted by hand on train + valid does.
+    family = get_family("sklearn.logistic_regression")
+    both = dataclasses.replace(
+        dataset.training,
+        X_train=pd.concat([dataset.training.X_train, dataset.training.X_valid], ignore_index=True),
+        y_train=np.concatenate([dataset.training.y_train, dataset.training.y_valid]),
+    )
+    by_hand = family.fit(family.build({}, task="binary", n_jobs=1, seed=0), both)
+    expected = get_metric("auc_roc")(dataset.y_test, family.predict(by_hand, dataset.X_test, "binary"))
+    assert decision.candidate_score == pytest.approx(expected, abs=1e-6)
 
 
 def test_refit_registers_a_champion_even_when_trials_logged_no_model(

@@ -59,7 +59,7 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     estimator = family.build(best.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=best.number)
     t0 = time.perf_counter()
-    family.fit(estimator, both)
+    estimator = family.fit(estimator, both)  # the fitted model: the estimator or its preprocessing pipeline
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
     # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
     with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
