@@ -15,6 +15,7 @@ from sparksweep.config import RegisterSpec
 from sparksweep.errors import RegistryError
 from sparksweep.models import get_family
 from sparksweep.registry import register_champion
+from sparksweep.registry._refit import refit_data
 from sparksweep.scoring.metrics import get_metric
 from tests.conftest import FluentStore
 from tests.registry._fixtures import churn_dataset, log_trial
@@ -119,3 +120,21 @@ def test_refit_registers_a_champion_even_when_trials_logged_no_model(
     assert decision.promoted
     version = client.get_model_version(NAME, decision.version)
     assert client.get_run(version.run_id).data.tags["sparksweep.kind"] == "refit"
+
+
+def test_refit_data_keeps_a_stopping_set_only_for_families_that_stop_early(churn: pd.DataFrame) -> None:
+    data = churn_dataset(churn).training
+    n = len(data.y_train) + len(data.y_valid)
+    whole = refit_data(data, stops_early=False, seed=0)
+    assert len(whole.X_train) == len(whole.y_train) == n
+    stopping = refit_data(data, stops_early=True, seed=0)
+    assert len(stopping.y_train) + len(stopping.y_valid) == n
+    assert len(stopping.y_valid) == pytest.approx(0.2 * n, abs=1)
+    # Every row is used once, in one of the two parts.
+    rows = pd.concat([stopping.X_train, stopping.X_valid], ignore_index=True)
+    original = pd.concat([data.X_train, data.X_valid], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        rows.sort_values(list(rows.columns)).reset_index(drop=True),
+        original.sort_values(list(original.columns)).reset_index(drop=True),
+    )
+    assert stopping.categories == data.categories
