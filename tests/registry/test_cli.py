@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from sparksweep.cli import main
 from sparksweep.config import RegisterSpec
+from sparksweep.errors import RegistryError
+from sparksweep.models import get_family
 from sparksweep.registry import register_champion
+from sparksweep.registry._refit import refit_data
 from sparksweep.scoring.metrics import get_metric
 from tests.conftest import FluentStore
 from tests.registry._fixtures import churn_dataset, log_trial
@@ -77,3 +84,57 @@ def test_refit_registers_a_model_fitted_on_train_and_valid(fluent_store: FluentS
     assert refit_run.data.tags["sparksweep.refit_of"] == logged.trial.run_id
     assert version.tags["sparksweep.refit"] == "true"
     assert version.tags["sparksweep.trial_run_id"] == logged.trial.run_id
+    # The registered model is the family's whole fitted model (here: scaling + logistic regression), so it scores
+    # the test rows as the same family fitted by hand on train + valid does.
+    family = get_family("sklearn.logistic_regression")
+    both = dataclasses.replace(
+        dataset.training,
+        X_train=pd.concat([dataset.training.X_train, dataset.training.X_valid], ignore_index=True),
+        y_train=np.concatenate([dataset.training.y_train, dataset.training.y_valid]),
+    )
+    by_hand = family.fit(family.build({}, task="binary", n_jobs=1, seed=0), both)
+    expected = get_metric("auc_roc")(dataset.y_test, family.predict(by_hand, dataset.X_test, "binary"))
+    assert decision.candidate_score == pytest.approx(expected, abs=1e-6)
+
+
+def test_refit_registers_a_champion_even_when_trials_logged_no_model(
+    fluent_store: FluentStore, churn: pd.DataFrame
+) -> None:
+    uri = fluent_store.uri
+    client = MlflowClient(uri, uri)
+    dataset = churn_dataset(churn)
+    logged = log_trial(uri, fluent_store.experiment_id, dataset, "sklearn.logistic_regression")
+    no_model = dataclasses.replace(logged.trial, model_uri=None)  # a sweep with tracking.log_models: false
+    common = {
+        "client": client,
+        "tracking_uri": uri,
+        "best": no_model,
+        "dataset": dataset,
+        "metric": get_metric("auc_roc"),
+        "sweep_run_id": logged.sweep_run_id,
+    }
+    with pytest.raises(RegistryError, match=r"register\.refit: true"):
+        register_champion(registration=RegisterSpec(name=NAME), **common)
+    decision = register_champion(registration=RegisterSpec(name=NAME, refit=True), **common)
+    assert decision.refit
+    assert decision.promoted
+    version = client.get_model_version(NAME, decision.version)
+    assert client.get_run(version.run_id).data.tags["sparksweep.kind"] == "refit"
+
+
+def test_refit_data_keeps_a_stopping_set_only_for_families_that_stop_early(churn: pd.DataFrame) -> None:
+    data = churn_dataset(churn).training
+    n = len(data.y_train) + len(data.y_valid)
+    whole = refit_data(data, stops_early=False, seed=0)
+    assert len(whole.X_train) == len(whole.y_train) == n
+    stopping = refit_data(data, stops_early=True, seed=0)
+    assert len(stopping.y_train) + len(stopping.y_valid) == n
+    assert len(stopping.y_valid) == pytest.approx(0.2 * n, abs=1)
+    # Every row is used once, in one of the two parts.
+    rows = pd.concat([stopping.X_train, stopping.X_valid], ignore_index=True)
+    original = pd.concat([data.X_train, data.X_valid], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        rows.sort_values(list(rows.columns)).reset_index(drop=True),
+        original.sort_values(list(original.columns)).reset_index(drop=True),
+    )
+    assert stopping.categories == data.categories

@@ -231,8 +231,11 @@ def test_boosting_trials_are_pruned_on_the_rungs_of_successive_halving(
             assert set(trial.intermediate) <= {30, 90, 270, 810}
 
 
-def test_cross_validation_logs_fold_scores_and_their_mean(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:
-    spec = _spec(tracking_uri, ["sklearn.logistic_regression"], n_trials=1, parallelism=1, cv=3)
+@pytest.mark.parametrize("family", ["sklearn.logistic_regression", "lightgbm"])  # lightgbm stops early in each fold
+def test_cross_validation_logs_fold_scores_and_their_mean(
+    spark: Any, tracking_uri: str, small: pd.DataFrame, family: str
+) -> None:
+    spec = _spec(tracking_uri, [family], n_trials=1, parallelism=1, cv=3)
     result = run_sweep(spec, data=small, spark=spark)
     (trial,) = result.trials
     assert trial.state is TrialState.COMPLETE

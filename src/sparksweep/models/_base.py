@@ -74,6 +74,9 @@ class BaseModelFamily(abc.ABC):
     """Standardize numeric columns in the preprocessing step (distance-, kernel- and penalty-based models)."""
     supports_sample_weight: ClassVar[bool] = True
     """Whether ``fit`` can use ``data.weight_column`` / ``data.class_weight``."""
+    stops_early: ClassVar[bool] = False
+    """True when ``fit`` uses ``data.X_valid`` to stop training (early stopping); CV then gives it a stopping set
+    of its own in each fold instead of the fold it is scored on."""
     max_train_rows: ClassVar[int | None] = None
     """The most training rows the family accepts (None: no limit); larger data is refused before any trial."""
     alternatives: ClassVar[str] = "sklearn.hist_gradient_boosting, lightgbm or xgboost"

@@ -29,6 +29,7 @@ class LightGBMFamily(BaseModelFamily):
     name: ClassVar[str] = "lightgbm"
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "lightgbm"
+    stops_early: ClassVar[bool] = True
     native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:

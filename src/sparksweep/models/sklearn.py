@@ -60,6 +60,7 @@ class HistGradientBoostingFamily(BaseModelFamily):
     name: ClassVar[str] = "sklearn.hist_gradient_boosting"
     tasks: ClassVar[frozenset[str]] = _ALL
     library: ClassVar[str] = "sklearn"
+    stops_early: ClassVar[bool] = True
     native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:
@@ -133,6 +134,7 @@ class GradientBoostingFamily(BaseModelFamily):
     name: ClassVar[str] = "sklearn.gradient_boosting"
     tasks: ClassVar[frozenset[str]] = _ALL
     library: ClassVar[str] = "sklearn"
+    stops_early: ClassVar[bool] = True
     encoding: ClassVar[Encoding] = "ordinal"
     step: ClassVar[int] = 25
     patience: ClassVar[int] = 3

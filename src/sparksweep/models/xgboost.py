@@ -29,6 +29,7 @@ class XGBoostFamily(BaseModelFamily):
     name: ClassVar[str] = "xgboost"
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "xgboost"
+    stops_early: ClassVar[bool] = True
     native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:

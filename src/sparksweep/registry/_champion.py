@@ -247,18 +247,21 @@ def register_champion(
         ...     client=client, tracking_uri=uri, registration=spec.registration, best=result.best, dataset=ds,
         ...     metric=metric, sweep_run_id=run_id)
     """
-    if best.model_uri is None:
-        raise RegistryError(
-            f"trial {best.number} (run {best.run_id}) logged no model, so there is nothing to register; "
-            "keep tracking.log_models true to register a champion"
-        )
     name = registration.name
-    model_uri, run_id = best.model_uri, best.run_id
-    if registration.refit:
+    run_id = best.run_id
+    if registration.refit:  # the refit model is registered: the trial's own model is not needed
         from sparksweep.registry._refit import refit_best
 
         model_uri = refit_best(client, tracking_uri, best, dataset, sweep_run_id)
         run_id = client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or run_id
+    elif best.model_uri is None:
+        raise RegistryError(
+            f"trial {best.number} (run {best.run_id}) logged no model, so there is nothing to register; "
+            "keep tracking.log_models true, or set register.refit: true (the best trial's family and params are then "
+            "fitted again on train + valid and that model is registered)"
+        )
+    else:
+        model_uri = best.model_uri
     candidate = _predict(load_model(model_uri, tracking_uri), dataset.X_test)
     # The source is the logged model's own location, resolved in this store (MLflow would resolve a models:/ URI
     # through its global tracking URI, which may point elsewhere).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import TYPE_CHECKING
@@ -12,36 +13,56 @@ import pandas as pd
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from sparksweep.data import Dataset
+    from sparksweep.data import Dataset, TrainingData
     from sparksweep.search.trial import TrialResult
 
-__all__ = ["refit_best"]
+__all__ = ["refit_best", "refit_data"]
+
+
+def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingData:
+    """Train + valid as one training set (categories kept; valid rows weigh 1 when there are weights).
+
+    A family that stops early (``stops_early``) would never stop on rows it also trains on, so it keeps a fifth of
+    them, drawn at random (stratified for classification), as its stopping set; other families fit on all of them.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from sparksweep.search.worker import STOPPING_SHARE
+
+    X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
+    y = np.concatenate([data.y_train, data.y_valid])
+    w = None if data.w_train is None else np.concatenate([data.w_train, np.ones(len(data.y_valid))])
+    if not stops_early:
+        return dataclasses.replace(data, X_train=X, y_train=y, w_train=w)
+    _, counts = np.unique(y, return_counts=True)
+    by_class = y if data.task != "regression" and counts.min() >= 2 else None
+    fit, stop = train_test_split(np.arange(len(y)), test_size=STOPPING_SHARE, random_state=seed, stratify=by_class)
+    return dataclasses.replace(
+        data,
+        X_train=X.iloc[fit].reset_index(drop=True),
+        y_train=y[fit],
+        X_valid=X.iloc[stop].reset_index(drop=True),
+        y_valid=y[stop],
+        w_train=None if w is None else w[fit],
+    )
 
 
 def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, dataset: Dataset, sweep_run_id: str) -> str:
     """Build the best trial's family with its params, fit it on train + valid, log it and return its model URI.
 
-    Families that stop early on the validation split still see it as their stopping set (it is now also training
-    data, so they stop later); the gate that follows judges the refit model on the untouched test rows.
+    Families that stop early keep a share of those rows to stop on (:func:`refit_data`); the gate that follows judges
+    the refit model on the untouched test rows.
     """
     import mlflow
     from mlflow.entities import Param
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    from sparksweep.data import TrainingData
     from sparksweep.models import get_family
     from sparksweep.models._mlflow import log_fitted_model
 
     family = get_family(best.family)
     data = dataset.training
-    both = TrainingData(
-        X_train=pd.concat([data.X_train, data.X_valid], ignore_index=True),
-        y_train=np.concatenate([data.y_train, data.y_valid]),
-        X_valid=data.X_valid,
-        y_valid=data.y_valid,
-        task=data.task,
-        fingerprint=data.fingerprint,
-    )
+    both = refit_data(data, stops_early=family.stops_early, seed=best.number)
     experiment_id = client.get_run(best.run_id).info.experiment_id
     run = client.create_run(
         experiment_id,
@@ -59,7 +80,7 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     estimator = family.build(best.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=best.number)
     t0 = time.perf_counter()
-    family.fit(estimator, both)
+    estimator = family.fit(estimator, both)  # the fitted model: the estimator or its preprocessing pipeline
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
     # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
     with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):

@@ -172,35 +172,71 @@ def _log_estimator_params(client: Any, task: TrialTask, estimator: Any) -> None:
 
 def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> list[float]:
     """Score ``task``'s model by k-fold CV over the training and validation rows (stratified for classification);
-    each fold fits on k-1 parts and uses the held-out part for early stopping and the score."""
+    each fold fits on k-1 parts and is scored on the held-out part."""
     import numpy as np
     import pandas as pd
-    from sklearn.model_selection import KFold, StratifiedKFold
 
     X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
     y = _concat(data.y_train, data.y_valid)
     weights = None if data.w_train is None else _concat(data.w_train, np.ones(len(data.y_valid)))
-    folds = (
-        KFold(n_splits=task.cv or 5, shuffle=True, random_state=task.seed)
-        if task.task == "regression"
-        else StratifiedKFold(n_splits=task.cv or 5, shuffle=True, random_state=task.seed)
-    )
     scores = []
-    for train_idx, valid_idx in folds.split(X, y):
+    for fit_idx, stop_idx, score_idx in cv_folds(
+        y, k=task.cv or 5, seed=task.seed, stratify=task.task != "regression", stops_early=task.family.stops_early
+    ):
         fold = dataclasses.replace(
             data,
-            X_train=X.iloc[train_idx].reset_index(drop=True),
-            y_train=y[train_idx],
-            X_valid=X.iloc[valid_idx].reset_index(drop=True),
-            y_valid=y[valid_idx],
+            X_train=X.iloc[fit_idx].reset_index(drop=True),
+            y_train=y[fit_idx],
+            X_valid=X.iloc[stop_idx].reset_index(drop=True),
+            y_valid=y[stop_idx],
             fingerprint=f"{data.fingerprint}-cv",
             # Weights are known for the training rows; the validation rows joining the folds count as 1.
-            w_train=None if weights is None else weights[train_idx],
+            w_train=None if weights is None else weights[fit_idx],
         )
         estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
         estimator = task.family.fit(estimator, fold)
-        scores.append(metric(fold.y_valid, task.family.predict(estimator, fold.X_valid, task.task)))
+        prediction = task.family.predict(estimator, X.iloc[score_idx].reset_index(drop=True), task.task)
+        scores.append(metric(y[score_idx], prediction))
     return scores
+
+
+STOPPING_SHARE = 0.2
+"""Share of each CV fold's training rows an early-stopping family stops on (as ``data.valid_size`` by default)."""
+
+
+def cv_folds(
+    y: np.ndarray, *, k: int, seed: int, stratify: bool, stops_early: bool
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The k folds of CV as (rows to fit on, rows to stop early on, rows to score).
+
+    A family that stops early on the rows it is then scored on would pick its number of rounds on those very rows,
+    which flatters it against the families that do not (on scikit-learn's diabetes, LightGBM's 5-fold RMSE came out
+    ~0.7 lower that way than with a stopping set of its own); so it stops on a share of the fold's training rows.
+    Other families fit on all of the fold's training rows (their stopping rows are the scored fold, which they
+    ignore).
+
+    Example:
+        >>> import numpy as np
+        >>> folds = cv_folds(np.arange(20) % 2, k=4, seed=0, stratify=True, stops_early=True)
+        >>> [(len(fit), len(stop), len(score)) for fit, stop, score in folds][0]
+        (12, 3, 5)
+    """
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    splitter = (
+        StratifiedKFold(k, shuffle=True, random_state=seed) if stratify else KFold(k, shuffle=True, random_state=seed)
+    )
+    folds = []
+    for train_idx, score_idx in splitter.split(np.zeros(len(y)), y):
+        if not stops_early:
+            folds.append((train_idx, score_idx, score_idx))
+            continue
+        _, counts = np.unique(y[train_idx], return_counts=True)
+        by_class = y[train_idx] if stratify and counts.min() >= 2 else None
+        fit_idx, stop_idx = train_test_split(train_idx, test_size=STOPPING_SHARE, random_state=seed, stratify=by_class)
+        folds.append((np.asarray(fit_idx), np.asarray(stop_idx), score_idx))
+    return folds
 
 
 def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:

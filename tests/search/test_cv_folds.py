@@ -1,0 +1,43 @@
+"""The folds of `search.cv`: an early-stopping family never stops on the rows it is scored on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparksweep.models import get_family
+from sparksweep.search.worker import cv_folds
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_early_stopping_families_stop_on_rows_of_their_own(stratify: bool) -> None:
+    y = np.arange(103) % 3
+    folds = cv_folds(y, k=5, seed=7, stratify=stratify, stops_early=True)
+    assert len(folds) == 5
+    scored = np.concatenate([score for _, _, score in folds])
+    assert sorted(scored) == list(range(103))  # every row is scored exactly once
+    for fit, stop, score in folds:
+        assert not set(stop) & set(score)
+        assert not set(fit) & set(score)
+        assert not set(fit) & set(stop)
+        assert len(stop) == pytest.approx(0.2 * (len(fit) + len(stop)), abs=1)
+        assert sorted([*fit, *stop, *score]) == list(range(103))
+
+
+def test_other_families_fit_on_the_whole_training_part_of_each_fold() -> None:
+    y = np.linspace(0.0, 1.0, 50)
+    for fit, stop, score in cv_folds(y, k=5, seed=0, stratify=False, stops_early=False):
+        assert len(fit) == 40
+        assert np.array_equal(stop, score)  # ignored by these families
+
+
+def test_a_class_too_rare_to_stratify_the_stopping_set_still_gives_folds() -> None:
+    y = np.array([0] * 30 + [1] * 3)
+    folds = cv_folds(y, k=3, seed=1, stratify=True, stops_early=True)
+    assert all(len(stop) > 0 for _, stop, _ in folds)
+
+
+def test_the_boosting_families_declare_that_they_stop_early() -> None:
+    stopping = {"lightgbm", "xgboost", "sklearn.hist_gradient_boosting", "sklearn.gradient_boosting"}
+    for name in [*stopping, "sklearn.random_forest", "sklearn.extra_trees", "sklearn.linear"]:
+        assert get_family(name).stops_early is (name in stopping)
