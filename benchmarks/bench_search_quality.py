@@ -155,10 +155,11 @@ def cell_verdict(outcomes: list[Outcome], metric: Metric) -> str:
 
 
 def dataset_verdict(verdicts: list[str]) -> str:
-    """Over the seeds of a data set: a ``win`` only when sparksweep is best on every seed (a second split confirms
-    it), ``par`` when best or within noise on each, ``behind`` otherwise."""
+    """Over the seeds of a data set: a ``win`` only when sparksweep is best on every seed of at least two (a second
+    split confirms it; best on a single seed is ``unconfirmed``), ``par`` when best or within noise on each,
+    ``behind`` otherwise."""
     if verdicts and all(v == "best" for v in verdicts):
-        return "win"
+        return "win" if len(verdicts) >= 2 else "unconfirmed win"
     if verdicts and all(v in {"best", "within noise"} for v in verdicts):
         return "par"
     return "behind"

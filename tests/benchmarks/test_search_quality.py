@@ -95,6 +95,7 @@ def test_cell_verdict_compares_with_the_best_tuned_contender_only() -> None:
 
 def test_a_win_needs_every_seed() -> None:
     assert harness.dataset_verdict(["best", "best"]) == "win"
+    assert harness.dataset_verdict(["best"]) == "unconfirmed win"
     assert harness.dataset_verdict(["best", "within noise"]) == "par"
     assert harness.dataset_verdict(["best", "behind"]) == "behind"
     assert harness.dataset_verdict([]) == "behind"
