@@ -108,7 +108,7 @@ def _run(spec: SweepSpec) -> SweepResult:
     click.echo(
         f"Sweep {spec.experiment!r}: {spec.search.n_trials} trials of {', '.join(spec.models)} "
         f"with {spec.search.algorithm} on {spec.search.executor}"
-        + (f" ({spec.spark.master})" if spec.search.executor == "spark" else "")
+        + (f" ({spec.spark.master})" if spec.search.executor != "local" else "")
     )
     display = _display(spec)
     try:
@@ -140,7 +140,11 @@ def main() -> None:
 @click.option("--parallelism", type=click.IntRange(min=1), help="Override search.parallelism.")
 @click.option("--algorithm", help="Override search.algorithm.")
 @click.option("--seed", type=int, help="Override search.seed.")
-@click.option("--executor", type=click.Choice(["spark", "spark-pool", "local"]), help="Override search.executor.")
+@click.option(
+    "--executor",
+    type=click.Choice(["spark-pool", "spark", "local"]),
+    help="Override search.executor: spark-pool (the default), spark (a job per trial), local (no Spark).",
+)
 @click.option("--tracking-uri", help="Override tracking.uri.")
 @click.option("--spark-master", help="Override spark.master (local[*], local[N], spark://host:port).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")

@@ -170,9 +170,9 @@ class SearchSpec(_Strict):
         default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."
     )
     executor: Literal["spark", "spark-pool", "local"] = Field(
-        default="spark",
-        description="spark: a Spark job per trial; spark-pool: long-lived Spark tasks that pull trials (less "
-        "overhead per trial); local: a process pool without Spark.",
+        default="spark-pool",
+        description="spark-pool (the default): long-lived Spark tasks that pull trials (the least overhead per "
+        "trial); spark: a Spark job per trial; local: a process pool without Spark.",
     )
 
     @field_validator("algorithm")

@@ -17,6 +17,7 @@ __all__ = [
     "SpecError",
     "TrackingError",
     "TrialError",
+    "TrialLostError",
 ]
 
 
@@ -45,6 +46,17 @@ class DependencyError(SparkSweepError, ImportError):
 
 class TrialError(SparkSweepError, RuntimeError):
     """A trial could not be run or its result could not be recorded."""
+
+
+class TrialLostError(TrialError):
+    """A trial's task ended without a result (cancelled, or its executor or worker died).
+
+    ``run_id`` is the child run its worker had created, when the executor learnt it (None: the driver looks it up).
+    """
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class RegistryError(SparkSweepError, RuntimeError):

@@ -25,7 +25,7 @@ import yaml
 
 from sparksweep.config import DEFAULT_TRACKING_URI, validate_spec
 from sparksweep.data import Dataset, load_table, prepare_dataset
-from sparksweep.errors import DataError, SpecError
+from sparksweep.errors import DataError, SpecError, TrialLostError
 from sparksweep.models import get_family
 from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.search.algorithms import BaseSearcher, make_searcher
@@ -39,6 +39,7 @@ from sparksweep.search.tracking import (
     TAG_STOP_REASON,
     RecordedTrial,
     SweepTracker,
+    TrialRunSpec,
     prepare_store,
     read_spec_yaml,
     read_sweep_run,
@@ -432,8 +433,8 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
     }
 
 
-_TaskFactory = Callable[[int, str, Proposal, Any, Any], Any]
-"""(number, run_id, proposal, data handle, pruning context) -> the task an executor runs."""
+_TaskFactory = Callable[[int, TrialRunSpec, Proposal, Any, Any], Any]
+"""(number, its child run to create, proposal, data handle, pruning context) -> the task an executor runs."""
 
 
 def _model_task_factory(
@@ -441,10 +442,11 @@ def _model_task_factory(
 ) -> _TaskFactory:
     base_seed = spec.search.seed or 0
 
-    def make(number: int, run_id: str, proposal: Proposal, handle: Any, pruning: Any) -> TrialTask:
+    def make(number: int, child: TrialRunSpec, proposal: Proposal, handle: Any, pruning: Any) -> TrialTask:
         return TrialTask(
             number=number,
-            run_id=run_id,
+            run_id="",  # the worker creates it from `child`
+            child=child,
             tracking_uri=tracking_uri,
             family=get_family(proposal.family),
             params=proposal.params,
@@ -481,7 +483,6 @@ def _best(trials: Sequence[TrialResult], direction: Direction) -> TrialResult | 
 class _InFlight:
     number: int
     proposal: Proposal
-    run_id: str
     started: float = field(default_factory=time.monotonic)
     killed: str | None = None
     """Why the engine cancelled this trial (sweep timeout, trial_timeout, target, patience), if it did."""
@@ -577,10 +578,11 @@ class _Loop:
             proposal = self.searcher.ask()
             number = self.next_number
             self.next_number += 1
-            run_id = self.tracker.start_trial(number, proposal.family, proposal.params)
+            # The worker creates the child run: the loop hands the trial out without waiting on the store.
+            child = self.tracker.trial_run(number, proposal.family, proposal.params)
             pruning = None if self.ledger is None else self.ledger.snapshot()
-            task = self.make_task(number, run_id, proposal, handle, pruning)
-            self.running[self.runner.submit(task)] = _InFlight(number, proposal, run_id)
+            task = self.make_task(number, child, proposal, handle, pruning)
+            self.running[self.runner.submit(task)] = _InFlight(number, proposal)
 
     def _wake_in(self) -> float | None:
         now = time.monotonic()
@@ -618,9 +620,13 @@ class _Loop:
             self.tracker.flush()  # the progress metrics are in the store when the loop returns
         except BaseException:
             self.runner.cancel_all()
-            for flight in self.running.values():
+            for future, flight in self.running.items():
                 why = "the sweep stopped before this trial finished"  # Ctrl-C or an error: run it again on resume
-                self.tracker.fail_trial(flight.run_id, TrialState.KILLED, why, lost=True)
+                run_id = _started_run(future)
+                family, params = flight.proposal.family, flight.proposal.params
+                self.tracker.record_lost_trial(
+                    flight.number, family, params, TrialState.KILLED, why, run_id=run_id, lost=True
+                )
             raise
         return sorted(self.results, key=lambda r: r.number), self.stop_reason or "n_trials"
 
@@ -639,6 +645,14 @@ class _Loop:
         self._check_stop()
 
 
+def _started_run(future: Future[Any]) -> str | None:
+    """The child run of a trial that did not report back, if its executor learnt it."""
+    if not future.done() or future.cancelled():
+        return None
+    exc = future.exception()
+    return exc.run_id if isinstance(exc, TrialLostError) else None
+
+
 def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> TrialResult:
     """The trial's result; a task that never reported back is recorded as failed (or killed, when cancelled)."""
     try:
@@ -646,15 +660,17 @@ def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> T
     except Exception as exc:
         state = TrialState.KILLED if flight.killed else TrialState.FAILED
         error = flight.killed or f"{type(exc).__name__}: {exc}"
-        tracker.fail_trial(flight.run_id, state, error)
+        family, params = flight.proposal.family, flight.proposal.params
+        known = exc.run_id if isinstance(exc, TrialLostError) else None
+        run_id = tracker.record_lost_trial(flight.number, family, params, state, error, run_id=known)
         return TrialResult(
             number=flight.number,
-            run_id=flight.run_id,
+            run_id=run_id,
             family=flight.proposal.family,
             params=flight.proposal.params,
             state=state,
             error=error,
         )
     if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
-        tracker.fail_trial(flight.run_id, result.state, result.error or "the trial's results could not be recorded")
+        tracker.fail_trial(result.run_id, result.state, result.error or "the trial's results could not be recorded")
     return result

@@ -30,7 +30,7 @@ from sparksweep.search.algorithms import make_searcher
 from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.space import Distribution, SearchSpace
-from sparksweep.search.tracking import TAG_STOP_REASON, SweepTracker, resolve_tracking_uri
+from sparksweep.search.tracking import TAG_STOP_REASON, SweepTracker, TrialRunSpec, resolve_tracking_uri
 from sparksweep.search.trial import Proposal, TrialResult
 from sparksweep.search.worker import ObjectiveTask, TrialContext
 
@@ -70,7 +70,7 @@ def optimize(
     warm_start: str | None = None,
     experiment: str = "sparksweep-optimize",
     tracking_uri: str | None = None,
-    executor: str | BaseExecutor = "spark",
+    executor: str | BaseExecutor = "spark-pool",
     spark: Any = None,
     on_trial: Callable[[TrialResult, SweepProgress], None] | None = None,
 ) -> SweepResult:
@@ -95,8 +95,8 @@ def optimize(
         warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
         experiment: The MLflow experiment.
         tracking_uri: The MLflow store (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
-        executor: ``spark`` (a Spark job per trial), ``spark-pool`` (long-lived Spark tasks that pull trials),
-            ``local`` (a process pool), or an executor instance (not shut down).
+        executor: ``spark-pool`` (the default: long-lived Spark tasks that pull trials), ``spark`` (a Spark job
+            per trial), ``local`` (a process pool), or an executor instance (not shut down).
         spark: The SparkSession for the Spark executors (default: the active one or a new local one).
         on_trial: Called in the driver after each trial.
     """
@@ -145,9 +145,10 @@ def optimize(
     name = getattr(objective, "__qualname__", type(objective).__name__)
     base_seed = seed or 0
 
-    def make_task(number: int, run_id: str, proposal: Proposal, handle: Any, pruning: Any) -> ObjectiveTask:
+    def make_task(number: int, child: TrialRunSpec, proposal: Proposal, handle: Any, pruning: Any) -> ObjectiveTask:
         seed_n = base_seed + number
-        return ObjectiveTask(number, run_id, uri, objective, proposal.family, proposal.params, metric, seed_n)
+        # The worker creates the child run from `child` (run_id left empty).
+        return ObjectiveTask(number, "", uri, objective, proposal.family, proposal.params, metric, seed_n, child)
 
     status = "FAILED"
     try:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RecordedTrial",
     "SweepTracker",
+    "TrialRunSpec",
     "artifact_location",
     "prepare_store",
     "read_spec_yaml",
@@ -242,6 +243,38 @@ def read_trials(
     return sorted(out, key=lambda t: t.number)
 
 
+@dataclass(frozen=True)
+class TrialRunSpec:
+    """A trial's child run before it exists: the worker that runs the trial creates it, so creating runs costs the
+    sweep loop nothing and slots get their next trial at once. Picklable; the tags carry ``mlflow.parentRunId``.
+
+    Example:
+        >>> spec = TrialRunSpec(experiment_id="1", tags={"mlflow.runName": "trial-000-lightgbm"}, params={})
+        >>> spec.tags["mlflow.runName"]
+        'trial-000-lightgbm'
+    """
+
+    experiment_id: str
+    tags: dict[str, str]
+    params: dict[str, str]
+
+    def create(self, client: MlflowClient, retry: RetryPolicy) -> str:
+        """Create the run (RUNNING) with its tags and params; returns its id."""
+        from mlflow.entities import Param
+
+        run = retry.call(
+            "create the trial's run",
+            client.create_run,
+            self.experiment_id,
+            tags=self.tags,
+            start_time=int(time.time() * 1000),
+        )
+        run_id = str(run.info.run_id)
+        batch = [Param(k, v) for k, v in self.params.items()]
+        retry.call("log the trial's hyperparameters", client.log_batch, run_id, params=batch)
+        return run_id
+
+
 class _MetricWriter:
     """Writes a run's metrics from one background thread, in batches, so the sweep loop never waits on the store.
 
@@ -381,10 +414,8 @@ class SweepTracker:
         self.run_id = run_id
         self.client.update_run(run_id, status="RUNNING")
 
-    def start_trial(self, number: int, family: str, params: dict[str, Any]) -> str:
-        """Create a trial's child run, with the family and the hyperparameters under their real names."""
-        from mlflow.entities import Param
-
+    def trial_run(self, number: int, family: str, params: dict[str, Any]) -> TrialRunSpec:
+        """What a trial's child run is created with (the worker creates it: see :class:`TrialRunSpec`)."""
         tags = {
             TAG_PARENT: self.parent_run_id,
             TAG_SWEEP_RUN: self.parent_run_id,
@@ -393,16 +424,44 @@ class SweepTracker:
             TAG_RUN_NAME: f"trial-{number:03d}-{family}",
             TAG_SEARCHED: ",".join(params),
         }
-        run = self._call(
-            "create the trial's run",
-            self.client.create_run,
-            self.experiment_id,
-            tags=tags,
-            start_time=int(time.time() * 1000),
+        texts = {k: _param_text(v) for k, v in {FAMILY_PARAM: family, **params}.items()}
+        return TrialRunSpec(experiment_id=self.experiment_id, tags=tags, params=texts)
+
+    def start_trial(self, number: int, family: str, params: dict[str, Any]) -> str:
+        """Create a trial's child run here, with the family and the hyperparameters under their real names."""
+        return self.trial_run(number, family, params).create(self.client, self.retry)
+
+    def find_trial(self, number: int) -> str | None:
+        """The run id of trial ``number`` of this sweep, if its worker created one."""
+        from mlflow.entities import ViewType
+
+        found = self._call(
+            "look up the trial's run",
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.`{TAG_PARENT}` = '{self.parent_run_id}' and tags.`{TAG_TRIAL_NUMBER}` = '{number}'",
+            run_view_type=ViewType.ALL,
+            max_results=1,
         )
-        batch = [Param(k, _param_text(v)) for k, v in {FAMILY_PARAM: family, **params}.items()]
-        self._call("log the trial's hyperparameters", self.client.log_batch, run.info.run_id, params=batch)
-        return str(run.info.run_id)
+        return str(found[0].info.run_id) if found else None
+
+    def record_lost_trial(
+        self,
+        number: int,
+        family: str,
+        params: dict[str, Any],
+        state: TrialState,
+        error: str,
+        *,
+        run_id: str | None = None,
+        lost: bool = False,
+    ) -> str:
+        """Record a trial whose task never reported back, in its child run: ``run_id`` if known, else the run its
+        worker created (looked up), else a new one (a trial lost before its worker created the run is recorded
+        too). Returns the run id."""
+        run_id = run_id or self.find_trial(number) or self.start_trial(number, family, params)
+        self.fail_trial(run_id, state, error, lost=lost)
+        return run_id
 
     def fail_trial(self, run_id: str, state: TrialState, error: str, *, lost: bool = False) -> None:
         """Record a trial that never reported back (its task was lost or cancelled).

@@ -1,8 +1,9 @@
-"""What runs inside a Spark task (or a pool process): one trial, from building the model to recording it.
+"""What runs inside a Spark task (or a pool process): one trial, from creating its child run to recording it.
 
-The worker logs into the child run the driver created, through an explicit run id: MLflow's fluent run state is
-per process, and a Spark Python worker runs one task at a time, so ``start_run(run_id=...)`` is safe here and lets
-autologging write into the right run.
+The worker creates the trial's child run (from the :class:`~sparksweep.search.tracking.TrialRunSpec` the driver
+sends: parent tag, name, params), so the driver's sweep loop never waits on the store to hand out a trial. It then
+logs into that run through an explicit run id: MLflow's fluent run state is per process, and a Spark Python worker
+runs one task at a time, so ``start_run(run_id=...)`` is safe here and lets autologging write into the right run.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from sparksweep.errors import TrialError
 from sparksweep.search.retry import RetryPolicy
 from sparksweep.search.trial import TrialResult, TrialState
 
@@ -28,8 +30,17 @@ if TYPE_CHECKING:
     from sparksweep.models._base import BaseModelFamily
     from sparksweep.scoring.metrics import Metric
     from sparksweep.search.pruning import PruneContext, StepReporter
+    from sparksweep.search.tracking import TrialRunSpec
 
-__all__ = ["DataHandle", "ObjectiveTask", "TrialContext", "TrialTask", "run_objective", "run_trial"]
+__all__ = [
+    "DataHandle",
+    "ObjectiveTask",
+    "TrialContext",
+    "TrialTask",
+    "open_trial_run",
+    "run_objective",
+    "run_trial",
+]
 
 _ERROR_TAG_LIMIT = 4000
 
@@ -45,7 +56,11 @@ class DataHandle(Protocol):
 
 @dataclass(frozen=True)
 class TrialTask:
-    """Everything a worker needs to run one trial; picklable."""
+    """Everything a worker needs to run one trial; picklable.
+
+    ``run_id`` is the trial's child run; empty when the worker is to create it from ``child`` first
+    (:func:`open_trial_run`).
+    """
 
     number: int
     run_id: str
@@ -67,6 +82,8 @@ class TrialTask:
     """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """How writes to the tracking store are retried on transient errors."""
+    child: TrialRunSpec | None = None
+    """The child run the worker creates when ``run_id`` is empty."""
 
     @property
     def family_name(self) -> str:
@@ -105,10 +122,31 @@ class ObjectiveTask:
     params: dict[str, Any]
     metric: str
     seed: int
+    child: TrialRunSpec | None = None
+    """The child run the worker creates when ``run_id`` is empty."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def family_name(self) -> str:
         return self.family
+
+
+_Task = TypeVar("_Task", TrialTask, ObjectiveTask)
+
+
+def open_trial_run(task: _Task) -> _Task:
+    """``task`` with its child run: created here from ``task.child`` unless the driver already made it.
+
+    Raises what creating it raised (after retries): a trial whose run cannot be created is not run.
+    """
+    if task.run_id:
+        return task
+    if task.child is None:
+        raise TrialError(f"trial {task.number} has neither a run id nor a child run to create; give it one of them")
+    from mlflow import MlflowClient
+
+    run_id = task.child.create(MlflowClient(task.tracking_uri), task.retry)
+    return dataclasses.replace(task, run_id=run_id)
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}
@@ -261,6 +299,7 @@ def run_objective(task: ObjectiveTask) -> TrialResult:
 
     started = time.perf_counter()
     _quiet_worker()
+    task = open_trial_run(task)
     client = MlflowClient(task.tracking_uri)
     context = TrialContext(task.number, task.family, task.run_id, task.tracking_uri, task.seed)
     try:
@@ -347,6 +386,7 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
     _quiet_worker()
     task.retry.bound_http_retries()
     mlflow.set_tracking_uri(task.tracking_uri)
+    task = open_trial_run(task)  # raises when the run cannot be created: the driver records the trial
     client = MlflowClient(task.tracking_uri)
     fit_time = 0.0
     stage = "fit"

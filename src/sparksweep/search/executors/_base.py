@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from sparksweep.data import TrainingData
@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseExecutor"]
 
+_E = TypeVar("_E", bound="BaseExecutor")
+
 
 class BaseExecutor(abc.ABC):
     """Runs trials somewhere else than the driver thread and hands back futures.
 
     The engine keeps at most :attr:`slots` trials in flight; whenever one finishes it submits the next at once.
+    An executor is a context manager: leaving the ``with`` block shuts it down.
     """
 
     name: str = ""
@@ -61,3 +64,9 @@ class BaseExecutor(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Release what :meth:`share` and :meth:`submit` created."""
+
+    def __enter__(self: _E) -> _E:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()

@@ -3,8 +3,15 @@
 A Spark job per trial costs tens of milliseconds of scheduling, a Python worker hand-off and re-reading the task's
 closure. Here each slot is one long-running single-task Spark job (its own job group, so it can be cancelled alone)
 whose Python process connects back to the driver over TCP, runs the trials it is sent one after another, and keeps
-its imports, its autolog set-up and its cached data warm between trials. A slot whose task dies (a lost executor, a
-cancelled job) fails its current trial and is started again.
+its imports, its autolog set-up and its cached data warm between trials. The worker creates each trial's child run
+itself, so handing out a trial costs the driver no store write.
+
+Cancelling a trial is prompt: the driver cancels the slot's job group and closes its connection, so the trial is
+recorded KILLED at once, and the worker, seeing its connection closed while a trial runs, ends its process before
+the trial can record anything. The slot is started again when there is work for it. :meth:`shutdown` never waits
+long: idle slots are told to stop (their Python workers return to Spark for reuse), busy or still-starting ones are
+cancelled. A pool that is never shut down is released when it is garbage collected or the interpreter exits (with a
+``ResourceWarning``), so it does not keep its task slots from the next sweep.
 
 Security: the driver listens on its own Spark host address only, and every connection must present a random token.
 """
@@ -13,22 +20,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import secrets
 import socket
 import struct
 import threading
+import time
 import traceback
 import uuid
+import warnings
+import weakref
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sparksweep.errors import TrialError
+from sparksweep.errors import TrialError, TrialLostError
 from sparksweep.search.executors._spark import BroadcastData, SparkExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from sparksweep.data import TrainingData
@@ -40,6 +53,12 @@ __all__ = ["SparkPoolExecutor"]
 _LOG = logging.getLogger(__name__)
 _HEADER = struct.Struct("!Q")
 _CONNECT_TIMEOUT = 60.0
+_SHUTDOWN_WAIT = 3.0
+"""Seconds :meth:`SparkPoolExecutor.shutdown` waits for its slots to give their task slots back to Spark."""
+_MAX_START_FAILURES = 3
+"""A slot whose Spark task ends this many times in a row before it connects is not started again."""
+
+_Item = tuple["TrialTask", "Future[TrialResult]"]
 
 
 def _send(sock: socket.socket, message: Any) -> None:
@@ -66,6 +85,57 @@ def _recv(sock: socket.socket) -> Any:
     return pickle.loads(_recv_exact(sock, size))  # from our own peer, authenticated by the token
 
 
+def _no_delay(sock: socket.socket) -> None:
+    """Small messages go out at once (the worker's "started" and "result" follow each other; Nagle's algorithm
+    would hold the second until the first is acknowledged)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Inbox:
+    """The worker's side of the connection, read by a thread of its own so a cancellation is seen mid-trial.
+
+    When the driver closes the connection while a trial runs (a cancelled trial, a pool shut down, a dead driver),
+    the process ends at once: the trial must not record anything after the driver recorded it KILLED.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._messages: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._busy = False
+        self._closed = False
+        threading.Thread(target=self._read, name="sparksweep-slot-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = _recv(self._sock)
+            except (OSError, ConnectionError, EOFError, struct.error):
+                break
+            self._messages.put(message)
+        with self._lock:
+            self._closed = True
+            if self._busy:
+                os._exit(1)  # the trial is cancelled: stop it before it writes to its run
+        self._messages.put(None)
+
+    def next(self) -> Any:
+        """The driver's next message; None once the connection is closed."""
+        return self._messages.get()
+
+    def begin(self) -> bool:
+        """Mark a trial as running; False if the connection closed meanwhile (the trial is not run)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._busy = True
+            return True
+
+    def end(self) -> None:
+        with self._lock:
+            self._busy = False
+
+
 def _serve(
     rows: Iterable[int], host: str, port: int, token: str, slot: int, handles: list[BroadcastData]
 ) -> Iterator[int]:
@@ -77,94 +147,140 @@ def _serve(
     # Imported before saying hello, so the first trial does not pay for them (the driver prepares meanwhile).
     import mlflow  # noqa: F401
 
-    from sparksweep.search.worker import run_trial
+    from sparksweep.search.worker import open_trial_run, run_trial
 
     # The handles ride in this job's closure, so their broadcasts are loaded in this task; trials sent later over
     # the socket refer to the same broadcast ids.
     del handles
     with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT) as sock:
         sock.settimeout(None)
+        _no_delay(sock)
         _send(sock, ("hello", token, slot))
-        while True:
-            message = _recv(sock)
-            if message[0] == "stop":
-                break
-            try:
-                _send(sock, ("result", run_trial(message[1])))
-            except Exception:  # the trial could not even be recorded: tell the driver, keep serving
-                _send(sock, ("error", traceback.format_exc()))
+        inbox = _Inbox(sock)
+        try:
+            while True:
+                message = inbox.next()
+                if message is None or message[0] == "stop" or not inbox.begin():
+                    break
+                try:
+                    task = open_trial_run(message[1])  # the child run, created here rather than by the driver
+                    _send(sock, ("started", task.number, task.run_id))
+                    _send(sock, ("result", run_trial(task)))
+                except Exception:  # the trial could not even be recorded: tell the driver, keep serving
+                    _send(sock, ("error", traceback.format_exc()))
+                inbox.end()
+        finally:
+            with contextlib.suppress(OSError):  # wakes the inbox's reader; the driver may have closed it already
+                sock.shutdown(socket.SHUT_RDWR)
     yield slot
 
 
-class SparkPoolExecutor(SparkExecutor):
-    """Run trials on ``parallelism`` long-lived Spark tasks that pull trials from the driver.
+@dataclass(eq=False)
+class _Connection:
+    """A slot's connection as the driver sees it, and the trial it runs."""
 
-    Example:
-        >>> executor = SparkPoolExecutor(get_spark("local[2]"), parallelism=2)  # doctest: +SKIP
+    slot: int
+    sock: socket.socket
+    number: int | None = None
+    run_id: str | None = None
+
+
+class _Slots:
+    """The pool's moving parts: the listening socket, the trial queue, the slots' jobs and connections.
+
+    Its threads refer to this object only, never to the :class:`SparkPoolExecutor`, so an executor nobody shut down
+    can be garbage collected, and its finalizer releases the slots.
     """
 
-    name = "spark-pool"
+    def __init__(self, sc: SparkContext, parallelism: int) -> None:
+        self.sc = sc
+        self.parallelism = parallelism
+        self.host = sc.getConf().get("spark.driver.host", "127.0.0.1")
+        self.token = secrets.token_hex(16)
+        self.prefix = f"sparksweep-pool-{uuid.uuid4().hex[:8]}"
+        self.server = socket.create_server((self.host, 0))
+        self.server.settimeout(1.0)
+        self.port = int(self.server.getsockname()[1])
+        self.queue: queue.Queue[_Item | None] = queue.Queue()
+        self.handles: list[BroadcastData] = []
+        self.lock = threading.Condition()
+        self.closing = False
+        self.started = False
+        self.alive: set[int] = set()  # slots whose Spark job runs
+        self.connections: list[_Connection] = []
+        self.dropped: set[int] = set()  # trials cancelled before a slot took them
+        self.start_failures: dict[int, int] = {}  # slot -> its jobs that ended in a row before connecting
 
-    def __init__(self, spark: SparkSession, parallelism: int | None = None) -> None:
-        # Slots, the executors' environment check and the over-subscription warning are the job executor's.
-        super().__init__(spark, parallelism)
-        sc = spark.sparkContext
-        self._host = sc.getConf().get("spark.driver.host", "127.0.0.1")
-        self._token = secrets.token_hex(16)
-        self._prefix = f"sparksweep-pool-{uuid.uuid4().hex[:8]}"
-        self._server = socket.create_server((self._host, 0))
-        self._server.settimeout(1.0)
-        self._port = int(self._server.getsockname()[1])
-        self._queue: queue.Queue[tuple[TrialTask, Future[TrialResult]] | None] = queue.Queue()
-        self._handles: list[BroadcastData] = []
-        self._threads: list[threading.Thread] = []
-        self._closing = threading.Event()
-        self._started = False
-        self._lock = threading.Lock()
-        self._running: dict[int, int] = {}  # trial number -> the slot running it
-        self._dropped: set[int] = set()  # trials cancelled before a slot took them
+    def group(self, slot: int) -> str:
+        return f"{self.prefix}-slot-{slot}"
 
-    def share(self, data: TrainingData) -> BroadcastData:
-        if self._started:
-            raise TrialError("share() must be called before the first trial is submitted to a SparkPoolExecutor")
-        handle = BroadcastData(fingerprint=data.fingerprint, broadcast=self.spark.sparkContext.broadcast(data))
-        self._handles.append(handle)
-        return handle
+    def _spark_alive(self) -> bool:
+        from pyspark import SparkContext
+
+        return SparkContext._active_spark_context is self.sc and self.sc._jsc is not None
 
     # ---- slots ------------------------------------------------------------------------------------------------
-    def _start(self) -> None:
-        with self._lock:
-            if self._started:
+    def start(self) -> None:
+        with self.lock:
+            if self.started or self.closing:
                 return
-            self._started = True
-        acceptor = threading.Thread(target=self._accept, name="sparksweep-pool-accept", daemon=True)
-        acceptor.start()
-        self._threads.append(acceptor)
-        for slot in range(self._parallelism):
-            self._launch(slot)
+            self.started = True
+        threading.Thread(target=self._accept, name="sparksweep-pool-accept", daemon=True).start()
+        self.ensure_slots()
 
-    def _launch(self, slot: int) -> None:
-        thread = threading.Thread(target=self._run_slot_job, args=(slot,), name=f"sparksweep-slot-{slot}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def ensure_slots(self) -> None:
+        """Start the slots whose job is not running (never started, or ended by a cancellation)."""
+        with self.lock:
+            if not self.started or self.closing:
+                return
+            missing = [
+                s
+                for s in range(self.parallelism)
+                if s not in self.alive and self.start_failures.get(s, 0) < _MAX_START_FAILURES
+            ]
+            self.alive.update(missing)
+        for slot in missing:
+            name = f"sparksweep-slot-{slot}"
+            threading.Thread(target=self._run_slot_job, args=(slot,), name=name, daemon=True).start()
 
     def _run_slot_job(self, slot: int) -> None:
-        sc = self.spark.sparkContext
-        host, port, token, handles = self._host, self._port, self._token, list(self._handles)
-        sc.setJobGroup(f"{self._prefix}-slot-{slot}", f"sparksweep trial slot {slot}", interruptOnCancel=True)
+        host, port, token, handles = self.host, self.port, self.token, list(self.handles)
+        error: Exception | None = None
         try:
-            sc.parallelize([slot], 1).mapPartitions(
+            self.sc.setJobGroup(self.group(slot), f"sparksweep trial slot {slot}", interruptOnCancel=True)
+            self.sc.parallelize([slot], 1).mapPartitions(
                 lambda rows: _serve(rows, host, port, token, slot, handles)
             ).collect()
         except Exception as exc:  # the slot's task died or was cancelled; its trial is failed by the connection
-            if not self._closing.is_set():
-                _LOG.warning("sparksweep trial slot %d ended (%s); starting it again", slot, exc)
-                self._launch(slot)
+            error = exc
+        with self.lock:
+            self.alive.discard(slot)
+            self.lock.notify_all()
+            if self.closing:
+                return
+            connected = any(c.slot == slot for c in self.connections)
+            if not connected:
+                self.start_failures[slot] = self.start_failures.get(slot, 0) + 1
+            waiting = not self.queue.empty()
+        if error is not None:
+            _LOG.info("sparksweep trial slot %d ended (%s)", slot, str(error).splitlines()[0][:200])
+        if self.start_failures.get(slot, 0) >= _MAX_START_FAILURES:
+            self._give_up(slot, error)
+        elif waiting:  # trials wait for a slot: start this one again now (else the next submit does)
+            self.ensure_slots()
+
+    def _give_up(self, slot: int, error: Exception | None) -> None:
+        why = f"its Spark task ended {_MAX_START_FAILURES} times before connecting to the driver"
+        _LOG.warning("sparksweep trial slot %d is not started again: %s (%s)", slot, why, error)
+        with self.lock:
+            if self.alive or self.connections:
+                return  # other slots still take the queued trials
+        self.drain(TrialError(f"no sparksweep trial slot could start: {why}; last error: {error}"))
 
     def _accept(self) -> None:
-        while not self._closing.is_set():
+        while not self.closing:
             try:
-                conn, _ = self._server.accept()
+                conn, _ = self.server.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -172,61 +288,195 @@ class SparkPoolExecutor(SparkExecutor):
             conn.settimeout(_CONNECT_TIMEOUT)
             try:
                 hello = _recv(conn)
-            except (OSError, ConnectionError, EOFError):
+            except (OSError, ConnectionError, EOFError, struct.error):
                 conn.close()
                 continue
-            if not (isinstance(hello, tuple) and len(hello) == 3 and hello[:2] == ("hello", self._token)):
+            if not (isinstance(hello, tuple) and len(hello) == 3 and hello[:2] == ("hello", self.token)):
                 conn.close()  # not one of our tasks
                 continue
             conn.settimeout(None)
-            slot = int(hello[2])
-            thread = threading.Thread(target=self._feed, args=(conn, slot), name=f"sparksweep-feed-{slot}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            _no_delay(conn)
+            connection = _Connection(slot=int(hello[2]), sock=conn)
+            with self.lock:
+                if self.closing:
+                    conn.close()
+                    return
+                self.connections.append(connection)
+                self.start_failures.pop(connection.slot, None)
+            threading.Thread(
+                target=self._feed, args=(connection,), name=f"sparksweep-feed-{connection.slot}", daemon=True
+            ).start()
 
-    def _feed(self, conn: socket.socket, slot: int) -> None:
+    def _feed(self, conn: _Connection) -> None:
         """Hand trials to one slot, one at a time, and resolve their futures."""
-        with conn:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    with contextlib.suppress(OSError):  # a slot already gone has nothing left to stop
-                        _send(conn, ("stop",))
-                    return
-                task, future = item
-                with self._lock:
-                    dropped = task.number in self._dropped
-                    self._dropped.discard(task.number)
-                if dropped:
-                    future.cancel()
-                if not future.set_running_or_notify_cancel():
-                    continue  # cancelled while queued: the engine records it
-                with self._lock:
-                    self._running[task.number] = slot
-                try:
-                    _send(conn, ("trial", task))
-                    kind, payload = _recv(conn)
-                except (OSError, ConnectionError, EOFError) as exc:
-                    future.set_exception(TrialError(f"the Spark task running trial {task.number} was lost: {exc}"))
-                    return
-                finally:
-                    with self._lock:
-                        self._running.pop(task.number, None)
-                if kind == "result":
-                    future.set_result(payload)
-                else:
-                    future.set_exception(TrialError(f"trial {task.number} could not be recorded:\n{payload}"))
+        try:
+            while self._feed_one(conn):
+                pass
+        finally:
+            with self.lock:
+                self.connections.remove(conn)
+            conn.sock.close()
 
-    # ---- executor interface -----------------------------------------------------------------------------------
+    def _feed_one(self, conn: _Connection) -> bool:
+        """Send the next trial to ``conn``'s slot and resolve its future; False when the slot is done."""
+        item = self.queue.get()
+        if item is None:
+            with contextlib.suppress(OSError):  # a slot already gone has nothing left to stop
+                _send(conn.sock, ("stop",))
+            return False
+        task, future = item
+        with self.lock:
+            if task.number in self.dropped:
+                self.dropped.discard(task.number)
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                return True  # cancelled while queued: the engine records it
+            conn.number, conn.run_id = task.number, None
+        try:
+            _send(conn.sock, ("trial", task))
+            while True:
+                message = _recv(conn.sock)
+                if message[0] != "started":
+                    break
+                with self.lock:
+                    conn.run_id = str(message[2])
+        except (OSError, ConnectionError, EOFError, struct.error) as exc:
+            future.set_exception(
+                TrialLostError(f"the Spark task running trial {task.number} was lost: {exc}", run_id=conn.run_id)
+            )
+            return False
+        finally:
+            with self.lock:
+                run_id, conn.number, conn.run_id = conn.run_id, None, None
+        if message[0] == "result":
+            future.set_result(message[1])
+        else:
+            future.set_exception(
+                TrialLostError(f"trial {task.number} could not be run or recorded:\n{message[1]}", run_id=run_id)
+            )
+        return True
+
+    # ---- cancellation and shutdown ----------------------------------------------------------------------------
+    def cancel(self, number: int) -> None:
+        with self.lock:
+            conn = next((c for c in self.connections if c.number == number), None)
+            if conn is None:
+                self.dropped.add(number)  # still queued: the slot that takes it drops it
+                return
+        self._kill(conn)
+
+    def _kill(self, conn: _Connection) -> None:
+        """Stop the trial ``conn``'s slot runs: its job is cancelled (so Spark does not retry the task) and the
+        connection closed, which fails the trial's future now and ends the worker's process."""
+        if self._spark_alive():
+            self.sc.cancelJobGroup(self.group(conn.slot))
+        with contextlib.suppress(OSError):  # already closed by its own end
+            conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def drain(self, error: BaseException | None = None) -> None:
+        """Take the queued trials out: cancelled (the engine records them), or failed with ``error``."""
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                continue
+            future = item[1]
+            if error is None:
+                if future.cancel():
+                    future.set_running_or_notify_cancel()  # wakes concurrent.futures.wait() for it
+            elif future.set_running_or_notify_cancel():
+                future.set_exception(error)
+
+    def cancel_all(self) -> None:
+        self.drain()
+        with self.lock:
+            busy = [c for c in self.connections if c.number is not None]
+        for conn in busy:
+            self._kill(conn)
+
+    def close(self, leaked: bool = False) -> None:
+        """Stop every slot without waiting long: idle ones are told to stop (their Python workers go back to Spark
+        for reuse), busy or still-starting ones are cancelled."""
+        with self.lock:
+            if self.closing:
+                return
+            self.closing = True
+            connections = list(self.connections)
+        if leaked and self.started:
+            warnings.warn(
+                "a SparkPoolExecutor was not shut down; its trial slots are released now. Call shutdown() or use "
+                "it as a context manager",
+                ResourceWarning,
+                stacklevel=2,
+            )
+        self.drain()
+        for conn in connections:
+            if conn.number is not None:
+                self._kill(conn)
+            self.queue.put(None)  # an idle slot's feed sends it "stop"
+        with contextlib.suppress(OSError):  # wakes the acceptor on Linux; closing again is harmless
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        deadline = time.monotonic() + _SHUTDOWN_WAIT
+        with self.lock:
+            connected = {c.slot for c in connections}
+            starting = [s for s in self.alive if s not in connected]
+        if self._spark_alive():
+            for slot in starting:  # never connected: nothing to tell them
+                self.sc.cancelJobGroup(self.group(slot))
+        with self.lock:
+            while self.alive and time.monotonic() < deadline:
+                self.lock.wait(deadline - time.monotonic())
+            late = sorted(self.alive)
+        if late and self._spark_alive():
+            for slot in late:  # their tasks did not end in time: Spark kills them
+                self.sc.cancelJobGroup(self.group(slot))
+        if self._spark_alive():
+            for handle in self.handles:
+                handle.broadcast.unpersist()
+        self.handles.clear()
+
+
+class SparkPoolExecutor(SparkExecutor):
+    """Run trials on ``parallelism`` long-lived Spark tasks that pull trials from the driver.
+
+    Use it as a context manager, or call :meth:`shutdown` (a pool left open is released when it is garbage
+    collected).
+
+    Example:
+        >>> with SparkPoolExecutor(get_spark("local[2]"), parallelism=2) as executor:  # doctest: +SKIP
+        ...     result = run_sweep(spec, executor=executor)
+    """
+
+    name = "spark-pool"
+
+    def __init__(self, spark: SparkSession, parallelism: int | None = None) -> None:
+        # Slots, the executors' environment check and the over-subscription warning are the job executor's.
+        super().__init__(spark, parallelism)
+        self._slots = _Slots(spark.sparkContext, self._parallelism)
+        self._finalizer = weakref.finalize(self, self._slots.close, True)
+
+    def share(self, data: TrainingData) -> BroadcastData:
+        if self._slots.started:
+            raise TrialError("share() must be called before the first trial is submitted to a SparkPoolExecutor")
+        handle = BroadcastData(fingerprint=data.fingerprint, broadcast=self.spark.sparkContext.broadcast(data))
+        self._slots.handles.append(handle)
+        return handle
+
     def prepare(self) -> None:
         """Launch the slots' Spark tasks now (after :meth:`share`): they start and import while the driver sets
-        the sweep up, and the first trials are sent to warm slots."""
-        self._start()
+        the sweep up, and the first trial goes to the first slot that connects."""
+        self._slots.start()
 
     def submit(self, task: TrialTask) -> Future[TrialResult]:
-        self._start()
+        if self._slots.closing:
+            raise TrialError("this SparkPoolExecutor was shut down; create a new one for another sweep")
+        self._slots.start()
         future: Future[TrialResult] = Future()
-        self._queue.put((task, future))
+        self._slots.queue.put((task, future))
+        self._slots.ensure_slots()  # a slot ended by a cancellation starts again now that there is work
         return future
 
     @property
@@ -234,36 +484,16 @@ class SparkPoolExecutor(SparkExecutor):
         return True
 
     def cancel(self, number: int) -> None:
-        """Stop trial ``number`` by cancelling its slot's Spark job; the slot is started again for the next trial."""
-        with self._lock:
-            slot = self._running.get(number)
-            if slot is None:
-                self._dropped.add(number)  # still queued: the slot that takes it drops it
-        if slot is not None:
-            self.spark.sparkContext.cancelJobGroup(f"{self._prefix}-slot-{slot}")
+        """Stop trial ``number`` now: its slot's job is cancelled and its worker process ends; the slot is
+        started again for the next trial."""
+        self._slots.cancel(number)
 
     def cancel_all(self) -> None:
-        sc = self.spark.sparkContext
-        self._closing.set()
-        # Queued trials never start; running ones fail through their lost connection.
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None and item[1].cancel():
-                item[1].set_running_or_notify_cancel()  # wakes concurrent.futures.wait() for it
-        for slot in range(self._parallelism):
-            sc.cancelJobGroup(f"{self._prefix}-slot-{slot}")
+        """Drop the queued trials and stop the running ones (the pool stays usable)."""
+        self._slots.cancel_all()
 
     def shutdown(self) -> None:
-        self._closing.set()
-        for _ in range(self._parallelism):
-            self._queue.put(None)
-        for thread in list(self._threads):
-            thread.join(timeout=30)
-        self._server.close()
+        """Stop the slots and give their task slots back to Spark; waits a few seconds at most."""
+        self._finalizer.detach()
+        self._slots.close()
         super().shutdown()
-        for handle in self._handles:
-            handle.broadcast.unpersist()
-        self._handles.clear()
