@@ -3,10 +3,11 @@
 One ``optimize`` run of a trivial objective (and one of a short sleep) on a local[2] Spark session, the pool
 executor and a SQLite store. The driver's calls are wrapped with timers (nothing in sparksweep is changed for this):
 
-* dispatch: the sweep loop proposes a trial (``ask``), creates its child run (``start_trial``: create + params) and
-  hands it to a slot;
-* worker: from the trial sent to its slot to its result back (the objective, the worker's writes to the child run:
-  metrics and end, and the transport);
+* dispatch: the sweep loop proposes a trial (``ask``), describes its child run (``trial_run``) and hands it to a
+  slot (the worker creates the run: no store write in the loop);
+* worker: from the trial sent to its slot to its result back; split into creating the child run (sent -> the
+  worker's "started": create + params) and the rest (the objective, the worker's writes to the child run: metrics
+  and end, and the transport);
 * result: the loop takes the result (``tell``, counts, the progress metrics queued for the background writer);
 * slot idle: a slot's wait between handing back a result and getting its next trial (what the loop's dispatch and
   result handling cost the slot).
@@ -31,13 +32,14 @@ class _Probe:
         self.calls: dict[str, list[float]] = {}
         self.sent: dict[int, float] = {}
         self.back: dict[int, float] = {}
+        self.started: dict[int, float] = {}
         self.objective: dict[int, float] = {}
         self.idle: list[float] = []
         self._last_back: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        for part in (self.calls, self.sent, self.back, self.objective, self._last_back):
+        for part in (self.calls, self.sent, self.back, self.started, self.objective, self._last_back):
             part.clear()
         self.idle.clear()
 
@@ -60,7 +62,7 @@ class _Probe:
 
         engine._Loop._dispatch = self.timed("dispatch", engine._Loop._dispatch)  # type: ignore[method-assign]
         engine._Loop._finish = self.timed("result", engine._Loop._finish)  # type: ignore[method-assign]
-        SweepTracker.start_trial = self.timed("start_trial", SweepTracker.start_trial)  # type: ignore[method-assign]
+        SweepTracker.trial_run = self.timed("trial_run", SweepTracker.trial_run)  # type: ignore[method-assign]
         SweepTracker.log_progress = self.timed("log_progress", SweepTracker.log_progress)  # type: ignore[method-assign]
         OptunaSearcher.ask = self.timed("ask", OptunaSearcher.ask)  # type: ignore[method-assign]
         OptunaSearcher.tell = self.timed("tell", OptunaSearcher.tell)  # type: ignore[method-assign]
@@ -78,6 +80,9 @@ class _Probe:
 
         def timed_recv(sock: Any) -> Any:
             message = recv(sock)
+            if isinstance(message, tuple) and message and message[0] == "started":
+                with self._lock:
+                    self.started[message[1]] = time.perf_counter()
             if isinstance(message, tuple) and message and message[0] == "result":
                 now = time.perf_counter()
                 with self._lock:
@@ -136,7 +141,10 @@ def main() -> None:
             if label == "warm-up":
                 continue
             worker = [probe.back[k] - probe.sent[k] for k in probe.back if k in probe.sent]
-            results.append((label, wall, dict(probe.calls), worker, list(probe.objective.values()), list(probe.idle)))
+            create = [probe.started[k] - probe.sent[k] for k in probe.started if k in probe.sent]
+            calls = dict(probe.calls)
+            calls["create"] = create
+            results.append((label, wall, calls, worker, list(probe.objective.values()), list(probe.idle)))
         spark.stop()
 
     def ms(values: list[float]) -> str:
@@ -146,8 +154,9 @@ def main() -> None:
     parts = [
         ("dispatch (loop)", lambda r: r[2].get("dispatch", [])),
         ("  ask", lambda r: r[2].get("ask", [])),
-        ("  start_trial: create run + params", lambda r: r[2].get("start_trial", [])),
+        ("  trial_run: describe the child run", lambda r: r[2].get("trial_run", [])),
         ("worker: sent -> result back", lambda r: r[3]),
+        ("  create run + params (-> started)", lambda r: r[2].get("create", [])),
         ("  objective", lambda r: r[4]),
         ("result (loop)", lambda r: r[2].get("result", [])),
         ("  tell", lambda r: r[2].get("tell", [])),
@@ -161,11 +170,11 @@ def main() -> None:
     trivial = results[0]
     worker_ms = statistics.median(trivial[3]) - statistics.median(trivial[4])
     idle_ms = statistics.median(trivial[5]) if trivial[5] else 0.0
+    create_ms = 1000 * statistics.median(trivial[2]["create"]) if trivial[2]["create"] else 0.0
     print(
         f"ratio (trivial): a slot spends {1000 * idle_ms:.1f} ms idle and {1000 * worker_ms:.1f} ms on the worker's "
-        f"writes per trial; start_trial is {statistics.median(trivial[2]['start_trial']) / idle_ms:.2f}x its idle time"
-        if idle_ms
-        else "ratio: no slot was idle"
+        f"writes and transport per trial, {create_ms:.1f} ms of them creating the run; idle is "
+        f"{idle_ms / max(worker_ms, 1e-9):.2f}x the worker's share"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ import tests.search.test_pool as this_module
 from sparksweep.config import validate_spec
 from sparksweep.data import TrainingData
 from sparksweep.datasets import generate_churn
+from sparksweep.errors import TrialError
 from sparksweep.models import BaseModelFamily, register_family
 from sparksweep.search.engine import run_sweep
 from sparksweep.search.executors import SparkPoolExecutor
@@ -90,6 +92,19 @@ def test_pool_runs_a_sweep_with_tracking(spark: Any, tracking_uri: str) -> None:
         assert run.data.metrics["auc_roc"] == pytest.approx(0.5)
 
 
+def _active_jobs(spark: Any) -> list[int]:
+    return list(spark.sparkContext.statusTracker().getActiveJobsIds())
+
+
+def _wait_for(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
 def test_pool_timeout_kills_running_trials_and_lost_slots_restart(spark: Any, tracking_uri: str) -> None:
     data = generate_churn(600, seed=1)
     executor = SparkPoolExecutor(spark, parallelism=2)
@@ -97,7 +112,11 @@ def test_pool_timeout_kills_running_trials_and_lost_slots_restart(spark: Any, tr
         slow = _spec(tracking_uri, 4, timeout=1.5).with_overrides(models=["test.pool_slow"])
         result = run_sweep(slow, data=data, executor=executor)
     finally:
+        t0 = time.monotonic()
         executor.shutdown()
+        shutdown_s = time.monotonic() - t0
+    assert shutdown_s < 5, f"shutdown waited {shutdown_s:.1f}s on its cancelled slots"
+    assert _wait_for(lambda: not _active_jobs(spark), 10), "the pool's slot jobs still hold Spark's task slots"
     states = [t.state for t in result.trials]
     assert states == [TrialState.KILLED, TrialState.KILLED], "both in-flight trials are cancelled at the deadline"
     client = MlflowClient(tracking_uri)
@@ -120,4 +139,42 @@ def test_pool_is_chosen_by_the_sweep_file_and_honours_trial_timeout(spark: Any, 
     assert [t.state for t in result.trials] == [TrialState.KILLED] * 3, "each 30 s trial is stopped after 1 s"
     client = MlflowClient(tracking_uri)
     assert client.get_run(result.sweep_run_id).data.params["executor"] == "spark-pool"
-    assert {client.get_run(t.run_id).info.status for t in result.trials} == {"KILLED"}
+    runs = [client.get_run(t.run_id) for t in result.trials]
+    assert {run.info.status for run in runs} == {"KILLED"}
+    for run in runs:  # recorded when its trial_timeout ran out, not when Spark got round to killing the task
+        assert run.data.tags["mlflow.parentRunId"] == result.sweep_run_id
+        recorded_after = (run.info.end_time - run.info.start_time) / 1000
+        assert recorded_after < 4.0, f"a 1 s trial_timeout was recorded {recorded_after:.1f}s after the run started"
+
+
+def test_spark_pool_is_the_default_executor(tracking_uri: str) -> None:
+    spec = _spec(tracking_uri, 1)
+    assert spec.search.executor == "spark-pool"
+
+
+def _drop(held: list[Any]) -> None:
+    held.clear()  # the last reference
+    gc.collect()
+
+
+def test_a_pool_never_shut_down_gives_its_slots_back(spark: Any) -> None:
+    executor = SparkPoolExecutor(spark, parallelism=2)
+    executor.prepare()
+    slots = executor._slots
+    assert _wait_for(lambda: len(slots.connections) == 2, 60), "the pool's slots did not connect"
+    assert len(_active_jobs(spark)) == 2, "each slot is a running Spark job"
+    held = [executor]
+    del executor
+    with pytest.warns(ResourceWarning, match="not shut down"):
+        _drop(held)
+    assert slots.closing
+    assert _wait_for(lambda: not _active_jobs(spark), 10), "a dropped pool still holds Spark's task slots"
+
+
+def test_an_executor_is_a_context_manager(spark: Any, tracking_uri: str) -> None:
+    with SparkPoolExecutor(spark, parallelism=2) as executor:
+        result = run_sweep(_spec(tracking_uri, 2), data=generate_churn(300, seed=2), executor=executor)
+    assert {t.state for t in result.trials} == {TrialState.COMPLETE}
+    assert executor._slots.closing
+    with pytest.raises(TrialError, match="was shut down"):
+        executor.submit(None)  # type: ignore[arg-type]

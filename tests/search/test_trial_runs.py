@@ -1,0 +1,82 @@
+"""Trial child runs created by the worker from the driver's description, a lost trial recorded in its run, and the
+SQLite store in write-ahead-log mode."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from sparksweep.errors import TrialError
+from sparksweep.search.tracking import SweepTracker, read_trials
+from sparksweep.search.trial import TrialState
+from sparksweep.search.worker import ObjectiveTask, open_trial_run, run_trial
+
+
+def _objective(params: dict[str, Any], trial: Any) -> float:
+    return float(params["x"]) * 2
+
+
+def _tracker(tracking_uri: str) -> SweepTracker:
+    tracker = SweepTracker(tracking_uri, "trial-runs")
+    tracker.start(run_name="sweep", params={"metric": "value"}, spec_yaml="{}")
+    return tracker
+
+
+def test_the_worker_creates_the_child_run_the_driver_described(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    child = tracker.trial_run(7, "objective", {"x": 0.25})
+    task = ObjectiveTask(7, "", tracking_uri, _objective, "objective", {"x": 0.25}, "value", 7, child)
+    result = run_trial(task)
+    assert result.state is TrialState.COMPLETE
+    assert result.value == pytest.approx(0.5)
+    run = MlflowClient(tracking_uri).get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "trial-007-objective"
+    assert run.data.tags["mlflow.parentRunId"] == tracker.parent_run_id
+    assert run.data.params == {"model_family": "objective", "x": "0.25"}
+    recorded = read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "value")
+    assert [(t.number, t.state, t.value, t.params) for t in recorded] == [(7, TrialState.COMPLETE, 0.5, {"x": "0.25"})]
+    assert tracker.find_trial(7) == result.run_id
+    assert tracker.find_trial(8) is None
+
+
+def test_a_task_with_neither_run_nor_description_is_refused(tracking_uri: str) -> None:
+    task = ObjectiveTask(1, "", tracking_uri, _objective, "objective", {"x": 0.1}, "value", 1)
+    with pytest.raises(TrialError, match="neither a run id nor a child run"):
+        open_trial_run(task)
+
+
+def test_a_lost_trial_is_recorded_in_the_run_its_worker_created_or_in_a_new_one(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    started = open_trial_run(
+        ObjectiveTask(
+            0,
+            "",
+            tracking_uri,
+            _objective,
+            "objective",
+            {"x": 0.1},
+            "value",
+            0,
+            tracker.trial_run(0, "objective", {"x": 0.1}),
+        )
+    )
+    found = tracker.record_lost_trial(0, "objective", {"x": 0.1}, TrialState.KILLED, "cancelled: timeout")
+    assert found == started.run_id, "the run the worker created is found by the trial's number"
+    never_started = tracker.record_lost_trial(1, "objective", {"x": 0.9}, TrialState.FAILED, "the task was lost")
+    recorded = {t.number: t for t in read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "v")}
+    assert recorded[0].state is TrialState.KILLED
+    assert recorded[0].error == "cancelled: timeout"
+    assert recorded[1].run_id == never_started
+    assert recorded[1].state is TrialState.FAILED
+    assert recorded[1].params == {"x": "0.9"}
+
+
+def test_a_sqlite_store_is_put_in_write_ahead_log_mode(tracking_uri: str) -> None:
+    SweepTracker(tracking_uri, "wal")
+    path = tracking_uri[len("sqlite:///") :]
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
