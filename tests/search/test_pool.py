@@ -20,6 +20,7 @@ from sparksweep.models import BaseModelFamily, register_family
 from sparksweep.search.engine import run_sweep
 from sparksweep.search.executors import SparkPoolExecutor
 from sparksweep.search.space import Distribution, Float
+from sparksweep.search.tracking import read_trials
 from sparksweep.search.trial import TrialState
 
 pytestmark = pytest.mark.spark
@@ -89,7 +90,11 @@ def test_pool_runs_a_sweep_with_tracking(spark: Any, tracking_uri: str) -> None:
         run = client.get_run(trial.run_id)
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == result.sweep_run_id
+        assert run.info.run_name == f"trial-{trial.number:03d}-test.pool_sleepy"
+        assert run.data.params["seconds"] == str(trial.params["seconds"])
         assert run.data.metrics["auc_roc"] == pytest.approx(0.5)
+    recorded = read_trials(client, result.experiment_id, result.sweep_run_id, "auc_roc")
+    assert [t.number for t in recorded] == list(range(12)), "each trial's worker created exactly one run"
 
 
 def _active_jobs(spark: Any) -> list[int]:
@@ -178,3 +183,23 @@ def test_an_executor_is_a_context_manager(spark: Any, tracking_uri: str) -> None
     assert executor._slots.closing
     with pytest.raises(TrialError, match="was shut down"):
         executor.submit(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_the_job_per_trial_executor_records_a_cancelled_trial_in_the_run_its_worker_created(
+    spark: Any, tracking_uri: str
+) -> None:
+    spec = _spec(tracking_uri, 2).with_overrides(
+        **{"models": ["test.pool_slow"], "search.executor": "spark", "search.trial_timeout": 2.0}
+    )
+    result = run_sweep(spec, data=generate_churn(600, seed=1), spark=spark)
+    assert [t.state for t in result.trials] == [TrialState.KILLED] * 2
+    client = MlflowClient(tracking_uri)
+    assert client.get_run(result.sweep_run_id).data.params["executor"] == "spark"
+    recorded = read_trials(client, result.experiment_id, result.sweep_run_id, "auc_roc")
+    assert [t.number for t in recorded] == [0, 1], "one run per trial: the driver found the run the worker created"
+    assert {t.run_id for t in recorded} == {t.run_id for t in result.trials}
+    for trial in recorded:
+        assert trial.state is TrialState.KILLED
+        assert trial.error is not None
+        assert "trial_timeout" in trial.error
