@@ -312,7 +312,7 @@ def _sweep(
             )
         # The workers start (and load the data) while the parent run is created.
         handle = runner.share(dataset.training)
-        runner.prepare()
+        runner.prepare(tracking_uri)
         if resume is not None:
             tracker.attach(resume.parent_run_id)
             for trial in past:

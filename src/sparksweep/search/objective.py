@@ -132,8 +132,8 @@ def optimize(
     else:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
     try:
-        runner.prepare()  # the workers start while the store is opened and the parent run created
-        tracker = SweepTracker(uri, experiment)
+        tracker = SweepTracker(uri, experiment)  # creates a new store before any worker opens it
+        runner.prepare(uri)  # the workers start (and open the store) while the parent run is created
         searcher = make_searcher(algorithm, compiled, dir_, seed)
         if warm_start is not None:
             searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))

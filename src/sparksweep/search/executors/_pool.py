@@ -137,17 +137,28 @@ class _Inbox:
 
 
 def _serve(
-    rows: Iterable[int], host: str, port: int, token: str, slot: int, handles: list[BroadcastData]
+    rows: Iterable[int],
+    host: str,
+    port: int,
+    token: str,
+    slot: int,
+    handles: list[BroadcastData],
+    tracking_uri: str | None,
 ) -> Iterator[int]:
     """The body of a slot's Spark task: run the trials the driver sends until it says stop."""
     # The partition's input is read to its end: a Python worker whose input is left unread is not reused by Spark,
     # so the next sweep's slots would start new processes and import everything again.
     for _ in rows:
         pass
-    # Imported before saying hello, so the first trial does not pay for them (the driver prepares meanwhile).
-    import mlflow  # noqa: F401
+    # Imported, and the store opened, before saying hello, so the first trial does not pay for them (the driver
+    # prepares meanwhile). The first MlflowClient of a process opens the store (~0.7 s for SQLite); later ones
+    # reuse it.
+    from mlflow import MlflowClient
 
     from sparksweep.search.worker import open_trial_run, run_trial
+
+    if tracking_uri is not None:
+        MlflowClient(tracking_uri)
 
     # The handles ride in this job's closure, so their broadcasts are loaded in this task; trials sent later over
     # the socket refer to the same broadcast ids.
@@ -203,6 +214,7 @@ class _Slots:
         self.port = int(self.server.getsockname()[1])
         self.queue: queue.Queue[_Item | None] = queue.Queue()
         self.handles: list[BroadcastData] = []
+        self.tracking_uri: str | None = None
         self.lock = threading.Condition()
         self.closing = False
         self.started = False
@@ -210,6 +222,7 @@ class _Slots:
         self.connections: list[_Connection] = []
         self.dropped: set[int] = set()  # trials cancelled before a slot took them
         self.start_failures: dict[int, int] = {}  # slot -> its jobs that ended in a row before connecting
+        self.greeted: set[int] = set()  # slots whose current job has connected
 
     def group(self, slot: int) -> str:
         return f"{self.prefix}-slot-{slot}"
@@ -239,17 +252,18 @@ class _Slots:
                 if s not in self.alive and self.start_failures.get(s, 0) < _MAX_START_FAILURES
             ]
             self.alive.update(missing)
+            self.greeted.difference_update(missing)
         for slot in missing:
             name = f"sparksweep-slot-{slot}"
             threading.Thread(target=self._run_slot_job, args=(slot,), name=name, daemon=True).start()
 
     def _run_slot_job(self, slot: int) -> None:
-        host, port, token, handles = self.host, self.port, self.token, list(self.handles)
+        host, port, token, handles, uri = self.host, self.port, self.token, list(self.handles), self.tracking_uri
         error: Exception | None = None
         try:
             self.sc.setJobGroup(self.group(slot), f"sparksweep trial slot {slot}", interruptOnCancel=True)
             self.sc.parallelize([slot], 1).mapPartitions(
-                lambda rows: _serve(rows, host, port, token, slot, handles)
+                lambda rows: _serve(rows, host, port, token, slot, handles, uri)
             ).collect()
         except Exception as exc:  # the slot's task died or was cancelled; its trial is failed by the connection
             error = exc
@@ -258,8 +272,7 @@ class _Slots:
             self.lock.notify_all()
             if self.closing:
                 return
-            connected = any(c.slot == slot for c in self.connections)
-            if not connected:
+            if slot not in self.greeted:
                 self.start_failures[slot] = self.start_failures.get(slot, 0) + 1
             waiting = not self.queue.empty()
         if error is not None:
@@ -302,6 +315,7 @@ class _Slots:
                     conn.close()
                     return
                 self.connections.append(connection)
+                self.greeted.add(connection.slot)
                 self.start_failures.pop(connection.slot, None)
             threading.Thread(
                 target=self._feed, args=(connection,), name=f"sparksweep-feed-{connection.slot}", daemon=True
@@ -465,9 +479,11 @@ class SparkPoolExecutor(SparkExecutor):
         self._slots.handles.append(handle)
         return handle
 
-    def prepare(self) -> None:
-        """Launch the slots' Spark tasks now (after :meth:`share`): they start and import while the driver sets
-        the sweep up, and the first trial goes to the first slot that connects."""
+    def prepare(self, tracking_uri: str | None = None) -> None:
+        """Launch the slots' Spark tasks now (after :meth:`share`): they start, import and open ``tracking_uri``
+        while the driver sets the sweep up, and the first trial goes to the first slot that connects."""
+        if tracking_uri is not None and not self._slots.started:
+            self._slots.tracking_uri = tracking_uri
         self._slots.start()
 
     def submit(self, task: TrialTask) -> Future[TrialResult]:
