@@ -10,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep.errors import TrialError
+from sparksweep.search.space import Float, SearchSpace
 from sparksweep.search.tracking import SweepTracker, read_trials
 from sparksweep.search.trial import TrialState
 from sparksweep.search.worker import ObjectiveTask, open_trial_run, run_trial
@@ -80,3 +81,18 @@ def test_a_sqlite_store_is_put_in_write_ahead_log_mode(tracking_uri: str) -> Non
     path = tracking_uri[len("sqlite:///") :]
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_run_whose_worker_died_before_logging_its_params_is_read_back_as_undescribed(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    spec = tracker.trial_run(3, "objective", {"x": 0.5})
+    run = tracker.client.create_run(tracker.experiment_id, tags=spec.tags)  # killed before its params were logged
+    (recorded,) = read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "value")
+    assert recorded.run_id == run.info.run_id
+    assert recorded.number == 3
+    assert recorded.lost
+    assert not recorded.described
+    space = SearchSpace({"objective": {"x": Float(0, 1)}})
+    result = recorded.to_result(space)  # what resume keeps: its number is used, it tells the searcher nothing
+    assert result.number == 3
+    assert result.params == {}

@@ -260,7 +260,7 @@ def _warm_trials(tracker: SweepTracker, run_id: str, space: SearchSpace, metric:
     recorded = read_trials(tracker.client, parent.info.experiment_id, run_id, metric.name)
     past = []
     for trial in recorded:
-        if trial.state in (TrialState.RUNNING, TrialState.KILLED):
+        if trial.state in (TrialState.RUNNING, TrialState.KILLED) or not trial.described:
             continue
         try:
             past.append(trial.to_past(space))
@@ -322,7 +322,7 @@ def _sweep(
             past = [_killed_if_running(t) for t in past]
             if spec.search.warm_start is not None:
                 searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
-            searcher.add_past([t.to_past(space) for t in past])
+            searcher.add_past([t.to_past(space) for t in past if t.described])
         else:
             tracker.start(
                 run_name=f"sweep-{spec.search.algorithm}-{time.strftime('%Y%m%d-%H%M%S')}",

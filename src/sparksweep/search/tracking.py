@@ -151,6 +151,12 @@ class RecordedTrial:
     intermediate: dict[int, float] = field(default_factory=dict)
     """Its per-round validation scores (``valid_<metric>``), read only when a pruner needs them."""
 
+    @property
+    def described(self) -> bool:
+        """Whether its family and hyperparameters were recorded: a worker that died between creating the run and
+        logging its params leaves a run with neither, which tells a search algorithm nothing."""
+        return bool(self.family)
+
     def to_past(self, space: Any) -> PastTrial:
         """Typed by ``space`` (:meth:`SearchSpace.check` raises when the trial does not fit it)."""
         return PastTrial(
@@ -167,7 +173,7 @@ class RecordedTrial:
             number=self.number,
             run_id=self.run_id,
             family=self.family,
-            params=space.check(self.family, self.params),
+            params=space.check(self.family, self.params) if self.described else {},
             state=self.state,
             value=self.value,
             error=self.error,
