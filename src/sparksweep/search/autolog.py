@@ -68,8 +68,8 @@ def autolog_mode(value: AutologMode | bool | str) -> AutologMode:
 def configure_mlflow_autolog(library: str, enabled: bool) -> None:
     """Switch MLflow's autologging for one flavor on (without models, datasets, input examples or signatures) or
     off, once per process: patching is process-wide and costs ~10 ms, so it is not redone per trial."""
-    if _MLFLOW_AUTOLOG_STATE.get(library) is enabled:
-        return
+    if bool(_MLFLOW_AUTOLOG_STATE.get(library)) is enabled:
+        return  # already so (never switched on counts as off: the flavor module is not even imported)
     import mlflow
 
     common: dict[str, Any] = {
