@@ -2,7 +2,7 @@
 
 Each trial runs through sparksweep's own worker (``run_trial``) in this process against a fresh SQLite store, so the
 figures are the worker's real costs without Spark in the way. Five configurations per family, interleaved and
-repeated, median reported:
+repeated, medians of the paired per-repeat differences reported:
 
 * ``bare``:    child run with the metric and the estimator's settings (``tracking.autolog: off``, no model);
 * ``mlflow``:  MLflow's per-flavor autologging (``tracking.autolog: mlflow``; no models, datasets or examples), the
@@ -134,12 +134,12 @@ def main() -> None:
     )
     ratios, met = [], 0
     for family in PARAMS:
-        med = {c: 1000 * statistics.median(totals[(family, c)]) for c in CONFIGS}
+        t = {c: totals[(family, c)] for c in CONFIGS}
         fit = 1000 * statistics.median(fits[(family, "bare")])
-        save, pickled = (1000 * t for t in own[family])
-        run_ovh = med["bare"] - fit
-        autolog_ovh, autolog_before = med["ours"] - med["bare"], med["mlflow"] - med["bare"]
-        model_ovh, model_before = med["+model"] - med["ours"], med["+log_model"] - med["ours"]
+        save, pickled = (1000 * seconds for seconds in own[family])
+        run_ovh = diff(t["bare"], fits[(family, "bare")])
+        autolog_ovh, autolog_before = diff(t["ours"], t["bare"]), diff(t["mlflow"], t["bare"])
+        model_ovh, model_before = diff(t["+model"], t["ours"]), diff(t["+log_model"], t["ours"])
         # What the target counts: everything tracking adds beyond the fit and the model's own serialization.
         tracking = run_ovh + autolog_ovh + max(0.0, model_ovh - save)
         before = run_ovh + autolog_before + max(0.0, model_before - save)
@@ -165,6 +165,12 @@ def main() -> None:
 
 
 _LEAN = _mlflow._log_pyfunc
+
+
+def diff(a: list[float], b: list[float]) -> float:
+    """Milliseconds ``a`` costs more than ``b``: the median of the per-repeat differences (each repeat runs the
+    configurations back to back, so this is steadier than a difference of medians on a busy machine)."""
+    return 1000 * statistics.median(x - y for x, y in zip(a, b, strict=True))
 
 
 def _through_log_model(run: Any, local: Path, **save_kwargs: Any) -> str:
