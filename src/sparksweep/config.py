@@ -299,7 +299,7 @@ class TrackingSpec(_Strict):
         description="What each trial's run records about its estimator. 'sparksweep' (or true): every estimator "
         "setting, its class, and the boosters' per-round validation curves, read after the fit and written in the "
         "trial's one batch (milliseconds). 'mlflow': MLflow's own autologging (also training-set metrics and "
-        "plots for scikit-learn, feature-importance plots for LightGBM: 0.2-1 s per trial). 'off' (or false): "
+        "plots for scikit-learn, feature-importance plots for LightGBM: 0.2-0.7 s per trial). 'off' (or false): "
         "the estimator's settings only.",
     )
     log_models: bool = Field(default=True, description="Log each trial's fitted model.")
