@@ -153,10 +153,10 @@ class BaseModelFamily(abc.ABC):
 
     def save(self, estimator: Any, directory: Path) -> SavedModel:
         """Write the fitted estimator with skops (sklearn's safe format); boosting families use their own."""
-        import skops.io as sio
+        from sparksweep.models import _skops
 
         path = directory / "model.skops"
-        sio.dump(estimator, path)
+        _skops.dump(estimator, path)
         return SavedModel(path, "skops", f"{type(estimator).__module__}.{type(estimator).__qualname__}")
 
     def __repr__(self) -> str:

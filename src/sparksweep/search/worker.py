@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sparksweep.errors import TrialError
+from sparksweep.search.autolog import AutologMode, autolog_mode, configure_mlflow_autolog, estimator_record
 from sparksweep.search.retry import RetryPolicy
+from sparksweep.search.tracking import TAG_MODEL_URI
 from sparksweep.search.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
@@ -74,7 +76,8 @@ class TrialTask:
     n_jobs: int
     seed: int
     data: DataHandle
-    autolog: bool = True
+    autolog: AutologMode | bool = "sparksweep"
+    """What the run records about the estimator (see :mod:`sparksweep.search.autolog`); true/false: sparksweep/off."""
     log_model: bool = True
     pruning: PruneContext | None = None
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
@@ -150,7 +153,6 @@ def open_trial_run(task: _Task) -> _Task:
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}
-_AUTOLOG_STATE: dict[str, bool] = {}
 
 
 def _training_data(handle: DataHandle) -> TrainingData:
@@ -163,29 +165,6 @@ def _training_data(handle: DataHandle) -> TrainingData:
     return data
 
 
-def _configure_autolog(library: str, enabled: bool) -> None:
-    """Switch one flavor's autologging on (cheaply: no models, datasets, examples or plots) or off, once."""
-    if _AUTOLOG_STATE.get(library) is enabled:
-        return
-    import mlflow
-
-    common: dict[str, Any] = {
-        "log_models": False,
-        "log_datasets": False,
-        "log_input_examples": False,
-        "log_model_signatures": False,
-        "silent": True,
-        "disable": not enabled,
-    }
-    if library == "sklearn":
-        mlflow.sklearn.autolog(log_post_training_metrics=False, **common)
-    elif library == "xgboost":
-        mlflow.xgboost.autolog(importance_types=[], **common)
-    elif library == "lightgbm":
-        mlflow.lightgbm.autolog(**common)
-    _AUTOLOG_STATE[library] = enabled
-
-
 def _quiet_worker() -> None:
     """Keep MLflow's per-model INFO lines and download progress bars out of the executors' logs."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -193,19 +172,6 @@ def _quiet_worker() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("optuna").setLevel(logging.WARNING)  # the pruner's local study would announce itself
-
-
-def _log_estimator_params(client: Any, task: TrialTask, estimator: Any) -> None:
-    """Without autologging, still record every scalar setting of the estimator (defaults included), in one batch."""
-    from mlflow.entities import Param
-
-    get_params = getattr(estimator, "get_params", None)
-    if get_params is None:
-        return
-    scalars = (bool, int, float, str)
-    extra = {k: v for k, v in get_params(deep=True).items() if isinstance(v, scalars) and k not in task.params}
-    if extra:
-        client.log_batch(task.run_id, params=[Param(k, str(v)[:6000]) for k, v in extra.items()])
 
 
 def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> list[float]:
@@ -283,14 +249,19 @@ def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(a), np.asarray(b)])
 
 
-def _log_steps(client: Any, run_id: str, name: str, reporter: StepReporter | None) -> None:
-    if reporter is None or not reporter.intermediate:
-        return
+def _step_points(name: str, reporter: StepReporter | None, now: int) -> list[Any]:
+    """The pruning reporter's per-round validation scores as the stepped metric ``name``."""
+    if reporter is None:
+        return []
     from mlflow.entities import Metric as MlflowMetric
 
-    now = int(time.time() * 1000)
-    points = [MlflowMetric(name, v, now, step) for step, v in sorted(reporter.intermediate.items())]
-    client.log_batch(run_id, metrics=points)
+    return [MlflowMetric(name, v, now, step) for step, v in sorted(reporter.intermediate.items())]
+
+
+def _log_steps(client: Any, run_id: str, name: str, reporter: StepReporter | None) -> None:
+    points = _step_points(name, reporter, int(time.time() * 1000))
+    if points:
+        client.log_batch(run_id, metrics=points)
 
 
 def run_objective(task: ObjectiveTask) -> TrialResult:
@@ -377,6 +348,7 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
     import mlflow
     from mlflow import MlflowClient
     from mlflow.entities import Metric as MlflowMetric
+    from mlflow.entities import RunTag
     from threadpoolctl import threadpool_limits
 
     from sparksweep.scoring.metrics import get_metric
@@ -404,7 +376,8 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
             # scikit-learn 1.9 renamed log_loss's y_pred; MLflow's autologging still passes it by the old name.
             warnings.filterwarnings("ignore", message="`y_pred` was renamed", category=FutureWarning)
             # Autologged extras are best effort: MLflow's autologging drops its own logging errors.
-            _configure_autolog(task.family.library, task.autolog)
+            autolog = autolog_mode(task.autolog)
+            configure_mlflow_autolog(task.family.library, autolog == "mlflow")
             metrics: dict[str, float] = {}
             fold_scores: list[float] = []
             if task.cv is not None:
@@ -429,18 +402,6 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
             stage = "record"
             metrics.update({metric.name: value, "fit_time": fit_time, "data_load_time": data_time})
-            now = int(time.time() * 1000)
-            task.retry.call(
-                "log the trial's metrics",
-                client.log_batch,
-                task.run_id,
-                metrics=[MlflowMetric(k, v, now, 0) for k, v in metrics.items()],
-            )
-            task.retry.call(
-                "log the validation curve", _log_steps, client, task.run_id, f"valid_{metric.name}", reporter
-            )
-            if not task.autolog:
-                task.retry.call("log the estimator's params", _log_estimator_params, client, task, estimator)
             model_uri = None
             if task.log_model:
                 from sparksweep.models._mlflow import log_fitted_model
@@ -456,7 +417,24 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                     classes=task.classes,
                     categories=data.categories,
                 )
-                task.retry.call("tag the model URI", client.set_tag, task.run_id, "sparksweep.model_uri", model_uri)
+            # One write for the metrics (linked to the model), the validation curve, the estimator's record and the
+            # model's URI: each write to the store is a round trip (a SQLite transaction, or an HTTP request).
+            record = estimator_record(estimator, mode=autolog, searched=task.params)
+            now = int(time.time() * 1000)
+            model_id = None if model_uri is None else model_uri.removeprefix("models:/")
+            points = [MlflowMetric(k, v, now, 0, model_id=model_id) for k, v in metrics.items()]
+            points += _step_points(f"valid_{metric.name}", reporter, now)
+            extra_metrics, params, tags = record.entities(now)
+            if model_uri is not None:
+                tags.append(RunTag(TAG_MODEL_URI, model_uri))
+            task.retry.call(
+                "log the trial's results",
+                client.log_batch,
+                task.run_id,
+                metrics=points + extra_metrics,
+                params=params,
+                tags=tags,
+            )
             task.retry.call("mark the trial's run FINISHED", _end_run, client, task.run_id, "FINISHED")
         return TrialResult(
             number=task.number,
