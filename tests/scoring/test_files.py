@@ -161,3 +161,21 @@ def test_the_driver_keeps_a_registered_model_shipped_across_calls(spark: Any, st
     assert models[1] is not models[0], "a local folder may change: loaded every time"
     for model in models:
         model.done()
+
+
+def test_score_command_chooses_the_file_path_and_can_be_told_to_use_a_udf(
+    spark: Any, store: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from sparksweep.cli import main
+
+    uri, df, _ = _fitted("binary", "lightgbm", store)
+    data = _write_parquet(df.drop(columns=["y"]), tmp_path / "users.parquet")
+    for udf, method in ((None, "files"), ("arrow", "arrow")):
+        args = ["score", "--model", uri, "--input", data, "--output", str(tmp_path / f"out-{method}")]
+        args += ["--tracking-uri", store, "--spark-master", spark.sparkContext.master]
+        result = CliRunner().invoke(main, args + (["--udf", udf] if udf else []), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert f"Scored 300 rows with {uri}" in result.output
+        assert f", {method}) -> " in result.output
