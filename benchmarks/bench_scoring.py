@@ -13,19 +13,23 @@
 
 and, for reference, ``spark io`` (a bare Spark parquet read + write of the key columns, no model) and, measured
 after the others on a fresh ``local[1]`` session, ``spark 1core`` and ``arrow 1core`` (how the Spark paths grow from
-one task slot to two). The input is written with 128k-row row groups, as Spark and most writers do, so Spark can
-split it across tasks. Each way runs ``--repeats`` times after one warm-up, interleaved; median and best are
-reported. Every way's output is checked against ``raw`` (same rows, same predictions).
+one task slot to two); with ``--cluster``, ``cluster 1x1`` and ``cluster 2x1``: the default path on a standalone
+cluster (``scripts/local_cluster.py``, two 1-core workers) with one executor and with two. The input is written with
+128k-row row groups, as Spark and most writers do, so Spark can split it across tasks. Each way runs ``--repeats``
+times after one warm-up, interleaved; median and best are reported. Every way's output is checked against ``raw``
+(same rows, same predictions).
 
-Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3]``
+Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3] [--cluster]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,8 +46,9 @@ from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
 from sparksweep.scoring.batch import Udf, load_model, score_pandas, score_table
-from sparksweep.search.executors import get_spark
+from sparksweep.search.executors import get_spark, task_slots
 
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"
 KEEP = ["user_id", "feature_date"]
 NAME = "bench-churn"
 
@@ -73,6 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also score on a standalone cluster of two 1-core workers (scripts/local_cluster.py), 1 executor vs 2",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -163,6 +173,32 @@ def main() -> None:
                 if rep > 0:
                     times[name].append(time.perf_counter() - t0)
         spark.stop()
+        if args.cluster:
+            cluster_dir = tmp / "cluster"
+            try:
+                up = subprocess.run(
+                    [sys.executable, str(SCRIPT), "up", "--dir", str(cluster_dir), "--json", "--no-mlflow"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if up.returncode != 0:
+                    raise SystemExit(f"the cluster did not start:\n{up.stderr}")
+                master = json.loads(up.stdout)["spark_master"]
+                for executors in (1, 2):
+                    spark = get_spark(master, {"spark.cores.max": str(executors), "spark.executor.cores": "1"})
+                    task_slots(spark)  # executors registered before the clock starts
+                    name = f"cluster {executors}x1"
+                    times[name] = []
+                    run = spark_way("spark", None)
+                    for rep in range(args.repeats + 1):
+                        t0 = time.perf_counter()
+                        run()
+                        if rep > 0:
+                            times[name].append(time.perf_counter() - t0)
+                    spark.stop()
+            finally:
+                subprocess.run([sys.executable, str(SCRIPT), "down", "--dir", str(cluster_dir)], check=False)
 
     base, base_best = statistics.median(times["raw"]), min(times["raw"])
     print(f"\nScoring {args.rows:,} rows end to end (read parquet, score, write parquet), {os.cpu_count()} cores,")
@@ -179,6 +215,9 @@ def main() -> None:
     for way, single in (("spark", "spark 1core"), ("spark arrow", "arrow 1core")):
         one, two = statistics.median(times[single]), statistics.median(times[way])
         print(f"  {way} on local[2] vs local[1]: {one / two:.2f}x the rows/s")
+    if args.cluster:
+        one, two = statistics.median(times["cluster 1x1"]), statistics.median(times["cluster 2x1"])
+        print(f"  spark on the standalone cluster, 2 one-core executors vs 1: {one / two:.2f}x the rows/s")
     load = ", ".join(f"{v:.1f}" for v in load_before + os.getloadavg())
     print(f"  load average (1/5/15 min) before, after: {load} (other work on the machine skews absolute figures)")
 

@@ -374,6 +374,14 @@ def _check_udf(udf: str | None) -> None:
         raise DataError(f"udf must be one of {', '.join(map(repr, _UDFS))} (or None in score_table), got {udf!r}")
 
 
+def _slots(spark: SparkSession) -> int:
+    """The tasks the registered executors run at once (cores / ``spark.task.cpus``); before any has registered on a
+    cluster, Spark's default parallelism."""
+    from sparksweep.search.executors._spark import _current_slots
+
+    return _current_slots(spark) or int(spark.sparkContext.defaultParallelism)
+
+
 def _task_cpus(spark: SparkSession) -> int:
     return int(spark.conf.get("spark.task.cpus", "1") or 1)
 
@@ -539,7 +547,7 @@ def _score_files(
         if kind.task is None:
             return None
         job = _file_job(scoring, kind, source, output_path, model_uri, keep, threads or _task_cpus(spark))
-        rows = score_files(spark, source, job, task_count(source.rows, spark.sparkContext.defaultParallelism))
+        rows = score_files(spark, source, job, task_count(source.rows, _slots(spark)))
         return rows, list(job.schema.names)
     finally:
         scoring.done()
