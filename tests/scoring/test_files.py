@@ -58,7 +58,12 @@ def test_files_path_gives_the_udf_paths_columns_and_the_pandas_values(
     uri, df, _ = _fitted(task, family, store)
     users = df.drop(columns=["y"]).assign(when=pd.Timestamp("2026-11-01"))
     data = _write_parquet(users, tmp_path / "users.parquet")  # 300 rows in 5 row groups, over 2 tasks
-    files = score_table(uri, input_path=data, output_path=str(tmp_path / "files"), tracking_uri=store, spark=spark)
+    spark.sparkContext.setJobGroup(f"files-{task}", "the file path runs one Spark job")
+    try:
+        files = score_table(uri, input_path=data, output_path=str(tmp_path / "files"), tracking_uri=store, spark=spark)
+        assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(f"files-{task}")) == 1
+    finally:
+        spark.sparkContext.setJobGroup("", "")
     arrow = score_table(
         uri, input_path=data, output_path=str(tmp_path / "arrow"), tracking_uri=store, spark=spark, udf="arrow"
     )
