@@ -184,3 +184,30 @@ def test_score_command_chooses_the_file_path_and_can_be_told_to_use_a_udf(
         assert result.exit_code == 0, result.output
         assert f"Scored 300 rows with {uri}" in result.output
         assert f", {method}) -> " in result.output
+
+
+def test_parquet_sources_skip_hidden_files_and_name_a_stray_file(tmp_path: Path) -> None:
+    folder = tmp_path / "users"
+    folder.mkdir()
+    for name in ("part-1.parquet", "part-0.parquet"):
+        _write_parquet(pd.DataFrame({"a": np.arange(100.0)}), folder / name, row_group_size=40)
+    (folder / "_SUCCESS").touch()
+    (folder / ".part-0.parquet.crc").write_text("crc")
+    (folder / "_temporary").mkdir()
+    (folder / "_temporary" / "x").write_text("partial")
+    source = parquet_source(str(folder))
+    assert source is not None
+    assert [(Path(p).name, groups) for p, groups in source.files] == [
+        ("part-0.parquet", [40, 40, 20]),
+        ("part-1.parquet", [40, 40, 20]),
+    ]
+    assert parquet_source(str(tmp_path / "users.csv")) is None
+    assert parquet_source("s3a://bucket/users") is None, "Hadoop's scheme: Spark's reader"
+    (folder / "day=1").mkdir()
+    _write_parquet(pd.DataFrame({"a": [1.0]}), folder / "day=1" / "p.parquet")
+    assert parquet_source(str(folder)) is None, "partition folders: Spark's reader"
+    (folder / "day=1" / "p.parquet").unlink()
+    (folder / "day=1").rmdir()
+    (folder / "notes.txt").write_text("not parquet")
+    with pytest.raises(DataError, match=r"notes.txt' in the input .* is not a parquet file"):
+        parquet_source(str(folder))

@@ -97,8 +97,9 @@ def parquet_source(path: str) -> ParquetSource | None:
     """The parquet file or flat folder at ``path``, or None where the file path does not apply and Spark's own reader
     must read it: a csv, a filesystem pyarrow does not know (Hadoop's ``s3a://``), a folder partitioned into
     ``key=value`` sub-folders (Spark adds those columns), or no parquet files at all."""
-    import pyarrow.dataset as pds
+    import pyarrow as pa
     import pyarrow.parquet as pq
+    from pyarrow import fs
 
     if path.lower().endswith(".csv"):
         return None
@@ -106,16 +107,33 @@ def parquet_source(path: str) -> ParquetSource | None:
         filesystem, root = _filesystem(path)
     except (ValueError, OSError):  # an unknown scheme (s3a://) or a filesystem pyarrow cannot reach from here
         return None
-    dataset = pds.dataset(root, format="parquet", filesystem=filesystem)
-    names = sorted(dataset.files)
-    base = root.rstrip("/") + "/"
-    if not names or any(name != root and "/" in name.removeprefix(base) for name in names):
+    kind = filesystem.get_file_info(root).type
+    if kind == fs.FileType.File:
+        names = [root]
+    elif kind == fs.FileType.Directory:
+        base = root.rstrip("/") + "/"
+        entries = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
+        # Spark and pyarrow skip names starting with "_" or "." (_SUCCESS, .crc files, staging folders)
+        relative = [e.path.removeprefix(base) for e in entries if e.type == fs.FileType.File]
+        visible = [r for r in relative if not any(part.startswith(("_", ".")) for part in r.split("/"))]
+        if any("/" in r for r in visible):  # key=value partition folders: Spark's reader adds those columns
+            return None
+        names = sorted(base + r for r in visible)
+    else:
+        return None
+    if not names:
         return None
     files: list[tuple[str, list[int]]] = []
     schema = None
     for name in names:
         with filesystem.open_input_file(name) as handle:
-            reader = pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
+            try:
+                reader = pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
+            except pa.ArrowInvalid as exc:
+                raise DataError(
+                    f"{name!r} in the input {path!r} is not a parquet file ({exc}); remove it from the folder, or "
+                    "give a csv as a file of its own"
+                ) from exc
             meta = reader.metadata
             files.append((name, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]))
             schema = schema if schema is not None else reader.schema_arrow
