@@ -1,27 +1,35 @@
-"""Scoring speed end to end (read parquet, score, write parquet) with the registered champion, three ways in one run.
+"""Scoring speed end to end (read parquet, score, write parquet) with the registered champion, every way in one run.
 
 * ``raw``:      the model's own ``predict_proba`` in one process (pandas read, LightGBM with its default threads,
                 i.e. all cores, pandas write): the baseline every ratio is against;
 * ``pyfunc``:   the registered pyfunc model on pandas through ``score_pandas`` (same process, same threads);
-* ``spark``:    ``score_table`` on ``local[2]`` with sparksweep's Arrow UDF (model loaded once per Python worker,
-                features straight from Arrow into the booster, one model thread per task, 100k-row Arrow batches);
+* ``spark``:    ``score_table`` on ``local[2]``, its default for parquet in and out: one Spark task per slot, each
+                reading its share of the row groups with pyarrow, scoring with one model thread and writing its own
+                part file (no row crosses between the JVM and Python);
+* ``spark arrow``: ``score_table(udf="arrow")``: Spark reads and writes the parquet, sparksweep's Arrow UDF scores
+                (model loaded once per Python worker, features straight from Arrow into the booster, one model thread
+                per task, 100k-row Arrow batches);
 * ``spark_udf``: ``score_table(udf="spark_udf")``: the same job through ``mlflow.pyfunc.spark_udf``;
 
-and, for reference, ``spark 2thr`` (two model threads per task: oversubscribed on 2 cores, to show the cap's
-effect), ``spark io`` (a bare Spark parquet read + write of the same columns, no model) and, measured after the
-others on a fresh ``local[1]`` session, ``spark 1core`` (how the Spark path grows from one task slot to two).
-The input is written with 128k-row row groups, as Spark and most writers do, so Spark can split it across tasks.
-Each way runs ``--repeats`` times after one warm-up, interleaved; the median is reported.
+and, for reference, ``spark io`` (a bare Spark parquet read + write of the key columns, no model) and, measured
+after the others on a fresh ``local[1]`` session, ``spark 1core`` and ``arrow 1core`` (how the Spark paths grow from
+one task slot to two); with ``--cluster``, ``cluster 1x1`` and ``cluster 2x1``: the default path on a standalone
+cluster (``scripts/local_cluster.py``, two 1-core workers) with one executor and with two. The input is written with
+128k-row row groups, as Spark and most writers do, so Spark can split it across tasks. Each way runs ``--repeats``
+times after one warm-up, interleaved; median and best are reported. Every way's output is checked against ``raw``
+(same rows, same predictions).
 
-Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3]``
+Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3] [--cluster]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +45,10 @@ from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
-from sparksweep.scoring.batch import load_model, score_pandas, score_table
-from sparksweep.search.executors import get_spark
+from sparksweep.scoring.batch import Udf, load_model, score_pandas, score_table
+from sparksweep.search.executors import get_spark, task_slots
 
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"
 KEEP = ["user_id", "feature_date"]
 NAME = "bench-churn"
 
@@ -69,6 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also score on a standalone cluster of two 1-core workers (scripts/local_cluster.py), 1 executor vs 2",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -103,37 +117,31 @@ def main() -> None:
             df = pd.read_parquet(data)
             score_pandas(df, champion, model=model, keep=KEEP).to_parquet(out("pyfunc"), index=False)
 
-        def spark_two_threads() -> None:
-            path = out("spark2")
-            score_table(
-                champion, input_path=str(data), output_path=path, keep=KEEP, tracking_uri=uri, spark=spark, threads=2
-            )
+        def spark_way(tag: str, udf: Udf | None) -> Callable[[], None]:
+            def run() -> None:
+                report = score_table(
+                    champion,
+                    input_path=str(data),
+                    output_path=out(tag),
+                    keep=KEEP,
+                    tracking_uri=uri,
+                    spark=spark,
+                    udf=udf,
+                )
+                methods[tag] = report.method
 
-        def spark_path() -> None:
-            score_table(
-                champion, input_path=str(data), output_path=out("spark"), keep=KEEP, tracking_uri=uri, spark=spark
-            )
-
-        def spark_udf() -> None:
-            score_table(
-                champion,
-                input_path=str(data),
-                output_path=out("udf"),
-                keep=KEEP,
-                tracking_uri=uri,
-                spark=spark,
-                udf="spark_udf",
-            )
+            return run
 
         def spark_io() -> None:
-            spark.read.parquet(str(data)).write.mode("overwrite").parquet(out("io"))
+            spark.read.parquet(str(data)).select(*KEEP).write.mode("overwrite").parquet(out("io"))
 
+        methods: dict[str, str] = {}
         ways: dict[str, Callable[[], None]] = {
             "raw": raw,
             "pyfunc": pyfunc,
-            "spark": spark_path,
-            "spark 2thr": spark_two_threads,
-            "spark_udf": spark_udf,
+            "spark": spark_way("spark", None),
+            "spark arrow": spark_way("arrow", "arrow"),
+            "spark_udf": spark_way("udf", "spark_udf"),
             "spark io": spark_io,
         }
         times: dict[str, list[float]] = {k: [] for k in ways}
@@ -143,35 +151,73 @@ def main() -> None:
                 fn()
                 if rep > 0:
                     times[name].append(time.perf_counter() - t0)
-        expected = pd.read_parquet(tmp / "out-raw.parquet").sort_values("user_id")["prediction"].to_numpy()
+        expected = pd.read_parquet(tmp / "out-raw.parquet").sort_values("user_id")
         max_diff = 0.0
-        for tag in ("spark", "udf", "pyfunc"):
-            got = pd.read_parquet(tmp / f"out-{tag}.parquet").sort_values("user_id")["prediction"].to_numpy()
-            assert len(got) == args.rows, tag
-            max_diff = max(max_diff, float(abs(got - expected).max()))
+        for tag in ("pyfunc", "spark", "arrow", "udf"):
+            got = pd.read_parquet(tmp / f"out-{tag}.parquet").sort_values("user_id")
+            if len(got) != args.rows or not (got["user_id"].to_numpy() == expected["user_id"].to_numpy()).all():
+                raise SystemExit(f"{tag}: the output does not hold every input row once")
+            if list(got.columns) != [*KEEP, "prediction"]:
+                raise SystemExit(f"{tag}: columns {list(got.columns)}, expected {[*KEEP, 'prediction']}")
+            max_diff = max(max_diff, float(abs(got["prediction"].to_numpy() - expected["prediction"].to_numpy()).max()))
+        if max_diff > 1e-9:
+            raise SystemExit(f"predictions differ from raw by up to {max_diff:.2e}")
         spark.stop()
         spark = get_spark("local[1]", {"spark.sql.shuffle.partitions": "1"})
-        times["spark 1core"] = []
+        one_core = {"spark 1core": spark_way("spark", None), "arrow 1core": spark_way("arrow", "arrow")}
+        times.update({k: [] for k in one_core})
         for rep in range(args.repeats + 1):
-            t0 = time.perf_counter()
-            spark_path()
-            if rep > 0:
-                times["spark 1core"].append(time.perf_counter() - t0)
+            for name, fn in one_core.items():
+                t0 = time.perf_counter()
+                fn()
+                if rep > 0:
+                    times[name].append(time.perf_counter() - t0)
         spark.stop()
+        if args.cluster:
+            cluster_dir = tmp / "cluster"
+            try:
+                up = subprocess.run(
+                    [sys.executable, str(SCRIPT), "up", "--dir", str(cluster_dir), "--json", "--no-mlflow"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if up.returncode != 0:
+                    raise SystemExit(f"the cluster did not start:\n{up.stderr}")
+                master = json.loads(up.stdout)["spark_master"]
+                for executors in (1, 2):
+                    spark = get_spark(master, {"spark.cores.max": str(executors), "spark.executor.cores": "1"})
+                    task_slots(spark)  # executors registered before the clock starts
+                    name = f"cluster {executors}x1"
+                    times[name] = []
+                    run = spark_way("spark", None)
+                    for rep in range(args.repeats + 1):
+                        t0 = time.perf_counter()
+                        run()
+                        if rep > 0:
+                            times[name].append(time.perf_counter() - t0)
+                    spark.stop()
+            finally:
+                subprocess.run([sys.executable, str(SCRIPT), "down", "--dir", str(cluster_dir)], check=False)
 
     base, base_best = statistics.median(times["raw"]), min(times["raw"])
     print(f"\nScoring {args.rows:,} rows end to end (read parquet, score, write parquet), {os.cpu_count()} cores,")
     print(f"LightGBM champion, {args.repeats} runs after a warm-up (median and best):\n")
-    print(f"  {'way':<10} {'median s':>8} {'rows/s':>10} {'vs raw':>7}   {'best s':>7} {'rows/s':>10} {'vs raw':>7}")
+    print(f"  {'way':<12} {'median s':>8} {'rows/s':>10} {'vs raw':>7}   {'best s':>7} {'rows/s':>10} {'vs raw':>7}")
     for name, values in times.items():
         median, best = statistics.median(values), min(values)
         print(
-            f"  {name:<10} {median:>8.2f} {args.rows / median:>10,.0f} {base / median:>6.2f}x"
+            f"  {name:<12} {median:>8.2f} {args.rows / median:>10,.0f} {base / median:>6.2f}x"
             f"   {best:>7.2f} {args.rows / best:>10,.0f} {base_best / best:>6.2f}x"
         )
-    print(f"\n  max |prediction - raw| over spark, spark_udf and pyfunc: {max_diff:.2e}")
-    one, two = statistics.median(times["spark 1core"]), statistics.median(times["spark"])
-    print(f"  spark on local[2] vs local[1]: {one / two:.2f}x the rows/s")
+    print(f"\n  score_table chose: {', '.join(f'{k} -> {v}' for k, v in methods.items())}")
+    print(f"  max |prediction - raw| over pyfunc, spark, spark arrow and spark_udf: {max_diff:.2e}")
+    for way, single in (("spark", "spark 1core"), ("spark arrow", "arrow 1core")):
+        one, two = statistics.median(times[single]), statistics.median(times[way])
+        print(f"  {way} on local[2] vs local[1]: {one / two:.2f}x the rows/s")
+    if args.cluster:
+        one, two = statistics.median(times["cluster 1x1"]), statistics.median(times["cluster 2x1"])
+        print(f"  spark on the standalone cluster, 2 one-core executors vs 1: {one / two:.2f}x the rows/s")
     load = ", ".join(f"{v:.1f}" for v in load_before + os.getloadavg())
     print(f"  load average (1/5/15 min) before, after: {load} (other work on the machine skews absolute figures)")
 

@@ -212,7 +212,7 @@ def _score(
     tracking_uri: str | None,
     keep: list[str] | None,
     master: str,
-    udf: Udf = "sparksweep",
+    udf: Udf | None = None,
 ) -> ScoreReport:
     from sparksweep.scoring.batch import score_table
     from sparksweep.search.executors import get_spark
@@ -243,10 +243,11 @@ def _score(
 @click.option("--spark-master", default="local[*]", show_default=True)
 @click.option(
     "--udf",
-    type=click.Choice(["sparksweep", "spark_udf"]),
-    default="sparksweep",
-    show_default=True,
-    help="sparksweep's Arrow UDF (its own models), or mlflow.pyfunc.spark_udf.",
+    type=click.Choice(["arrow", "spark_udf"]),
+    default=None,
+    help="Score through a Spark UDF even from parquet to parquet: arrow (sparksweep's Arrow UDF) or spark_udf "
+    "(mlflow.pyfunc.spark_udf). Default: parquet in and out are read, scored and written by pyarrow in the Spark "
+    "tasks; other inputs and outputs (csv, Spark tables) go through the arrow UDF.",
 )
 def score(
     model_uri: str,
@@ -257,7 +258,7 @@ def score(
     keep: str | None,
     tracking_uri: str | None,
     spark_master: str,
-    udf: Udf,
+    udf: Udf | None,
 ) -> None:
     """Score a table on Spark: binary -> P(positive), multiclass -> probabilities + label, regression -> value."""
     _quiet_libraries()
@@ -275,8 +276,8 @@ def score(
     )
     rate = report.rows / report.seconds if report.seconds else 0.0
     click.echo(
-        f"Scored {report.rows} rows with {model_uri} in {report.seconds:.1f}s ({rate:,.0f} rows/s) -> "
-        f"{report.output} (columns {', '.join(report.columns)})"
+        f"Scored {report.rows} rows with {model_uri} in {report.seconds:.1f}s ({rate:,.0f} rows/s, {report.method}) "
+        f"-> {report.output} (columns {', '.join(report.columns)})"
     )
 
 

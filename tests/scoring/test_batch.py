@@ -153,7 +153,7 @@ def test_spark_udf_option_gives_the_same_columns_and_values(spark: Any, store: s
     assert list(generic.columns) == list(ours.columns) == ["user_id", "probabilities", "prediction"]
     np.testing.assert_allclose(np.array(generic["probabilities"].tolist()), proba, rtol=1e-6)
     assert generic["prediction"].tolist() == ours["prediction"].tolist() == [str(c) for c in proba.argmax(axis=1)]
-    with pytest.raises(DataError, match="udf must be 'sparksweep' or 'spark_udf', got 'fast'"):
+    with pytest.raises(DataError, match=r"udf must be one of 'arrow', 'spark_udf' .* got 'fast'"):
         score_spark(sdf, uri, tracking_uri=store, udf="fast")  # type: ignore[arg-type]
 
 
@@ -178,7 +178,7 @@ def test_scoring_leaves_no_model_copies_or_archives(
     model = load_model(uri, store)
     score_pandas(df, uri, model=model)
     score_spark(spark.createDataFrame(df), uri, tracking_uri=store).count()
-    for udf in ("sparksweep", "spark_udf"):
+    for udf in (None, "arrow", "spark_udf"):
         out = tmp_path / f"out-{udf}.parquet"
         score_table(uri, input_path=str(parquet), output_path=str(out), tracking_uri=store, spark=spark, udf=udf)
     assert _left_in(scratch) == [], "no sparksweep-model-* copy, no spark_udf zip, no mkstemp leftover"

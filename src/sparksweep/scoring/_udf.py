@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pyspark import Broadcast
     from pyspark.sql import SparkSession
 
-__all__ = ["ShippedModel", "scoring_udf", "ship_model", "worker_model"]
+__all__ = ["ShippedModel", "arrow_output", "predict_columns", "scoring_udf", "ship_model", "worker_model"]
 
 _CACHED_MODELS = 4
 """Models kept per Python worker process (a long-lived worker may score with several models in turn)."""
@@ -112,19 +112,25 @@ def feature_matrix(columns: Sequence[pa.Array]) -> np.ndarray:
     return out.T
 
 
-def _predict_batch(model: Any, columns: Sequence[pa.Array], features: list[str], threads: int, matrix: bool) -> Any:
+def predict_columns(
+    model: Any, columns: Sequence[pa.Array], features: list[str], threads: int, matrix: bool
+) -> np.ndarray:
+    """The python model's predictions (float64, ``[n]`` or ``[n, classes]``) for the feature columns, given in
+    ``features`` order: one float64 matrix when ``matrix``, otherwise a pandas frame."""
     import pyarrow as pa
 
     if matrix:
-        return model.predict_array(feature_matrix(columns), threads)
+        return np.asarray(model.predict_array(feature_matrix(columns), threads), dtype=np.float64)
     frame = pa.Table.from_arrays(list(columns), names=features).to_pandas()
     if hasattr(model, "predict_array"):
-        return model.predict_array(frame, threads)
+        return np.asarray(model.predict_array(frame, threads), dtype=np.float64)
     # a model logged by an older sparksweep, whose wrapper has only predict()
     return np.asarray(model.predict(None, frame), dtype=np.float64)
 
 
-def _arrow_output(values: np.ndarray, classes: np.ndarray) -> pa.Array:
+def arrow_output(values: np.ndarray, classes: np.ndarray) -> pa.Array:
+    """Predictions as Arrow: a double array, or for multiclass a struct of ``probabilities`` (a list of doubles in
+    class order) and ``prediction`` (the most probable class label, from ``classes`` when they match)."""
     import pyarrow as pa
 
     if values.ndim == 1:
@@ -171,8 +177,7 @@ def scoring_udf(
         with contextlib.nullcontext() if matrix else threadpool_limits(limits=threads):
             for batch in batches:
                 columns = (batch,) if not isinstance(batch, tuple) else batch
-                values = np.asarray(_predict_batch(model, columns, features, threads, matrix), dtype=np.float64)
-                yield _arrow_output(values, labels)
+                yield arrow_output(predict_columns(model, columns, features, threads, matrix), labels)
 
     with warnings.catch_warnings():
         # pyspark prefers type hints to an explicit UDF type; the explicit type keeps this independent of hints.

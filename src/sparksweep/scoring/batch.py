@@ -4,12 +4,15 @@ Output columns, by task: binary, ``prediction`` = P(positive class) as a double;
 array in class order) and ``prediction`` (the most probable class label); regression, ``prediction`` as a double.
 Input columns are matched to the model's signature by name and type before any job starts.
 
-On Spark, sparksweep's own models are scored by default by an Arrow UDF (``udf="sparksweep"``, see
-:mod:`sparksweep.scoring._udf`) that loads the model once per Python worker process, calls it without MLflow's
-per-batch schema enforcement (the schema was checked once, on the driver) and caps each task's model threads at
-``spark.task.cpus``; ``udf="spark_udf"`` (and any model that is not sparksweep's own) goes through
-``mlflow.pyfunc.spark_udf``. Downloaded model copies are removed once the model is loaded or shipped, and
-``score_table`` removes what ``spark_udf`` left on the driver when its job is done.
+On Spark, sparksweep's own models are scored by an Arrow UDF (``udf="arrow"``, see :mod:`sparksweep.scoring._udf`)
+that loads the model once per Python worker process, calls it without MLflow's per-batch schema enforcement (the
+schema was checked once, on the driver) and caps each task's model threads at ``spark.task.cpus``;
+``udf="spark_udf"`` (and any model that is not sparksweep's own) goes through ``mlflow.pyfunc.spark_udf``.
+``score_table`` from a parquet path to a parquet path skips the UDF: Spark runs one task per slot, and each task
+reads its share of the row groups with pyarrow, scores it and writes its own part file (see
+:mod:`sparksweep.scoring._files`), so no row crosses between the JVM and Python. Downloaded model copies are removed
+once the model is loaded or shipped, and ``score_table`` removes what ``spark_udf`` left on the driver when its job is
+done.
 
 Example:
     >>> preds = score_pandas(df, "models:/churn-model@champion")  # doctest: +SKIP
@@ -33,6 +36,7 @@ import pandas as pd
 from sparksweep.data import categories_as_text
 from sparksweep.errors import DataError, RegistryError
 from sparksweep.scoring.schema import (
+    arrow_column_types,
     model_input_types,
     pandas_column_types,
     require_columns,
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
 
+    from sparksweep.scoring._driver import ScoringModel
+    from sparksweep.scoring._files import FileJob, ParquetSource
     from sparksweep.scoring._udf import ShippedModel
 
 __all__ = [
@@ -62,8 +68,10 @@ __all__ = [
 
 ARROW_BATCH_ROWS = 100_000
 """Rows per Arrow batch while scoring (Spark's default, 10,000, costs ~10% in per-batch overhead here)."""
-Udf = Literal["sparksweep", "spark_udf"]
-"""How Spark scores: sparksweep's Arrow UDF (its own models) or ``mlflow.pyfunc.spark_udf`` (any pyfunc model)."""
+Udf = Literal["arrow", "spark_udf"]
+"""How Spark scores a DataFrame: sparksweep's Arrow UDF (its own models) or ``mlflow.pyfunc.spark_udf`` (any pyfunc
+model)."""
+_UDFS = ("arrow", "spark_udf")
 _NUMERIC_TYPES = frozenset({"long", "integer", "double", "float", "boolean"})
 _SPARK_SQL_TYPES = {"long": "bigint", "integer": "int", "double": "double", "float": "float", "boolean": "boolean"}
 
@@ -294,7 +302,7 @@ def score_spark(
     keep: list[str] | None = None,
     result_type: str | None = None,
     threads: int | None = None,
-    udf: Udf = "sparksweep",
+    udf: Udf = "arrow",
 ) -> SparkDataFrame:
     """Score a Spark DataFrame lazily; returns the ``keep`` columns (all when None) plus the prediction column(s).
 
@@ -327,15 +335,14 @@ def _score_loaded(
     keep: list[str] | None,
     result_type: str | None,
     threads: int | None = None,
-    udf: Udf = "sparksweep",
+    udf: Udf = "arrow",
 ) -> _Scoring:
     """Build the scored DataFrame; ``local`` (the model folder) is no longer needed when this returns."""
     from pyspark.sql import functions as sf
 
     from sparksweep.scoring._udf import scoring_udf, ship_model
 
-    if udf not in ("sparksweep", "spark_udf"):
-        raise DataError(f"udf must be 'sparksweep' or 'spark_udf', got {udf!r}")
+    _check_udf(udf)
     required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
     match = require_columns(required, spark_column_types(df.schema), model_uri) if any(required.values()) else None
     inputs = [
@@ -350,8 +357,7 @@ def _score_loaded(
         if kind.task == "multiclass":
             return _Scoring(_multiclass_columns(df, kept, scored, prediction_col, kind), leftovers=leftovers)
         return _Scoring(df.select(*kept, scored.alias(prediction_col)), leftovers=leftovers)
-    if threads is None:
-        threads = int(df.sparkSession.conf.get("spark.task.cpus", "1") or 1)
+    threads = threads or _task_cpus(df.sparkSession)
     shipped = ship_model(df.sparkSession, local)
     ours = scoring_udf(shipped, str(kind.task), kind.classes, list(required), threads, kind.takes_matrix(required))
     scored = ours(*inputs)
@@ -361,6 +367,23 @@ def _score_loaded(
     else:
         out = df.select(*kept, scored.alias(prediction_col))
     return _Scoring(out, shipped=shipped)
+
+
+def _check_udf(udf: str | None) -> None:
+    if udf is not None and udf not in _UDFS:
+        raise DataError(f"udf must be one of {', '.join(map(repr, _UDFS))} (or None in score_table), got {udf!r}")
+
+
+def _slots(spark: SparkSession) -> int:
+    """The tasks the registered executors run at once (cores / ``spark.task.cpus``); before any has registered on a
+    cluster, Spark's default parallelism."""
+    from sparksweep.search.executors._spark import _current_slots
+
+    return _current_slots(spark) or int(spark.sparkContext.defaultParallelism)
+
+
+def _task_cpus(spark: SparkSession) -> int:
+    return int(spark.conf.get("spark.task.cpus", "1") or 1)
 
 
 def _default_result_type(kind: _ModelKind) -> str:
@@ -385,12 +408,14 @@ def _multiclass_columns(
 
 @dataclass(frozen=True)
 class ScoreReport:
-    """What :func:`score_table` wrote: how many rows, where, and how long it took."""
+    """What :func:`score_table` wrote: how many rows, where, how long it took, and how it scored (``files``: parquet
+    read and written by pyarrow in the Spark tasks; ``arrow`` / ``spark_udf``: a Spark UDF)."""
 
     rows: int
     output: str
     seconds: float
     columns: list[str]
+    method: str
 
 
 def read_input(spark: SparkSession, *, path: str | None = None, table: str | None = None) -> SparkDataFrame:
@@ -421,13 +446,20 @@ def score_table(
     spark: Any = None,
     batch_rows: int = ARROW_BATCH_ROWS,
     threads: int | None = None,
-    udf: Udf = "sparksweep",
+    udf: Udf | None = None,
 ) -> ScoreReport:
     """Read a table (parquet, csv or a Spark table), score it on Spark and write parquet or a Spark table.
 
-    ``keep`` defaults to every column that is not a model feature (ids, dates), so keys are carried through.
-    The Arrow batch size is raised to ``batch_rows`` for the job, and an input with fewer partitions than the
-    session has task slots is spread over all of them. ``udf`` and ``threads`` are as in :func:`score_spark`;
+    From a parquet file or folder to a parquet path, with one of sparksweep's own models and ``udf=None`` (the
+    default), no row passes through the JVM: Spark runs one task per task slot, each reading its share of the row
+    groups with pyarrow, scoring it and writing its own part file; the output folder is replaced once every part is
+    written. Otherwise (csv, Spark tables, a partitioned folder, a path pyarrow cannot open such as ``s3a://``, another
+    model flavor, or ``udf`` given) the table is read and written by Spark and scored by a UDF: ``udf="arrow"``
+    (sparksweep's) or ``"spark_udf"`` (``mlflow.pyfunc.spark_udf``). Both give the same columns and values.
+
+    ``keep`` defaults to every column that is not a model feature (ids, dates), so keys are carried through. The
+    columns are checked against the model's signature before any job starts. On the UDF path the Arrow batch is
+    raised to ``batch_rows`` for the job. ``threads`` caps each task's model threads (default ``spark.task.cpus``);
     the model copies and archives made for the job are removed when it is done.
 
     Example:
@@ -436,6 +468,9 @@ def score_table(
     """
     if (output_path is None) == (output_table is None):
         raise DataError("give exactly one output: a parquet path or a Spark table name")
+    if (input_path is None) == (input_table is None):
+        raise DataError("give exactly one input: a parquet/csv path or a Spark table name")
+    _check_udf(udf)
     if spark is None:
         from sparksweep.search.executors import get_spark
 
@@ -443,15 +478,26 @@ def score_table(
     import mlflow
 
     started = time.perf_counter()
-    df = read_input(spark, path=input_path, table=input_table)
-    slots = spark.sparkContext.defaultParallelism
-    if df.rdd.getNumPartitions() < slots:
-        df = df.repartition(slots)
+    if input_path is not None and not Path(input_path).exists() and "://" not in input_path:
+        raise DataError(f"input {input_path!r} does not exist (resolved against {Path.cwd()})")
+    if udf is None and input_path is not None and output_path is not None:
+        from sparksweep.scoring._files import parquet_source
+
+        source = parquet_source(input_path)
+        if source is not None:
+            written = _score_files(spark, source, output_path, model_uri, tracking_uri, keep, threads)
+            if written is not None:
+                return ScoreReport(written[0], output_path, time.perf_counter() - started, written[1], "files")
     with downloaded_model(model_uri, tracking_uri) as local:
         model = mlflow.pyfunc.load_model(local)
+        kind = _ModelKind.of(model)
+        df = read_input(spark, path=input_path, table=input_table)
+        slots = spark.sparkContext.defaultParallelism
+        if df.rdd.getNumPartitions() < slots:  # Spark reads a small file as one partition: spread it over the slots
+            df = df.repartition(slots)
         features = model_features(model)
         kept = keep if keep is not None else [c for c in df.columns if c not in features]
-        scoring = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads, udf)
+        scoring = _score_loaded(df, local, model, model_uri, "prediction", kept, None, threads, udf or "arrow")
     from pyspark.sql import Observation
     from pyspark.sql import functions as sf
 
@@ -476,4 +522,77 @@ def score_table(
         output=str(output_path or output_table),
         seconds=time.perf_counter() - started,
         columns=scoring.frame.columns,
+        method="spark_udf" if udf == "spark_udf" or kind.task is None else "arrow",
+    )
+
+
+def _score_files(
+    spark: SparkSession,
+    source: ParquetSource,
+    output_path: str,
+    model_uri: str,
+    tracking_uri: str | None,
+    keep: list[str] | None,
+    threads: int | None,
+) -> tuple[int, list[str]] | None:
+    """Score a parquet input into a parquet folder in Spark tasks that read and write with pyarrow; returns the rows
+    written and the output's columns, or None for a model that is not sparksweep's own (the UDF path scores it).
+    Every check is made before the job starts."""
+    from sparksweep.scoring._driver import scoring_model
+    from sparksweep.scoring._files import score_files, task_count
+
+    scoring = scoring_model(spark, model_uri, tracking_uri)
+    try:
+        kind = _ModelKind.of(scoring.model)
+        if kind.task is None:
+            return None
+        job = _file_job(scoring, kind, source, output_path, model_uri, keep, threads or _task_cpus(spark))
+        rows = score_files(spark, source, job, task_count(source.rows, _slots(spark)))
+        return rows, list(job.schema.names)
+    finally:
+        scoring.done()
+
+
+def _file_job(
+    scoring: ScoringModel,
+    kind: _ModelKind,
+    source: ParquetSource,
+    output_path: str,
+    model_uri: str,
+    keep: list[str] | None,
+    threads: int,
+) -> FileJob:
+    """The file-to-file job, once the input's columns have been checked against the model's signature, the kept
+    columns against the input and the output against the input path."""
+    from sparksweep.scoring._files import FileJob, check_paths, output_schema, staging_folder
+
+    required = model_input_types(scoring.model)
+    available = arrow_column_types(source.schema)
+    match = require_columns(required, available, model_uri)
+    kept = keep if keep is not None else [c for c in source.schema.names if c not in required]
+    unknown = [c for c in kept if c not in available]
+    if unknown:
+        raise DataError(
+            f"the columns to keep {unknown} are not in the input {source.uri!r}; it has {sorted(available)}"
+        )
+    schema = output_schema(source, kept, str(kind.task), "prediction")
+    if len(set(schema.names)) < len(schema.names):
+        raise DataError(
+            f"the columns to keep {kept} clash with the output's prediction columns ({schema.names}); "
+            "rename them or leave them out of keep"
+        )
+    check_paths(source, output_path)
+    return FileJob(
+        shipped=scoring.shipped,
+        task=str(kind.task),
+        classes=kind.classes,
+        features=list(required),
+        keep=kept,
+        casts=match.casts,
+        threads=threads,
+        matrix=kind.takes_matrix(required),
+        source=source.uri,
+        output=output_path,
+        staging=staging_folder(output_path),
+        schema=schema,
     )

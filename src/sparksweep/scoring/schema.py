@@ -17,9 +17,11 @@ from sparksweep.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "ColumnMatch",
+    "arrow_column_types",
     "match_columns",
     "model_input_types",
     "pandas_column_types",
@@ -114,6 +116,42 @@ def pandas_column_types(df: pd.DataFrame) -> dict[str, str]:
 def spark_column_types(schema: Any) -> dict[str, str]:
     """A Spark schema's top-level columns with MLflow type names."""
     return {f.name: _SPARK_TYPES.get(type(f.dataType).__name__, f.dataType.simpleString()) for f in schema.fields}
+
+
+_ARROW_TYPES = {
+    "bool": "boolean",
+    "int8": "integer",
+    "int16": "integer",
+    "int32": "integer",
+    "uint8": "integer",
+    "uint16": "integer",
+    "int64": "long",
+    "uint32": "long",
+    "halffloat": "float",
+    "float": "float",
+    "double": "double",
+    "string": "string",
+    "large_string": "string",
+    "string_view": "string",
+    "date32[day]": "date",
+}
+
+
+def arrow_column_types(schema: pa.Schema) -> dict[str, str]:
+    """An Arrow schema's columns with MLflow type names, as Spark would type them when reading the same parquet
+    (uint32 -> long, dictionary-encoded text -> string, timestamps -> datetime)."""
+    import pyarrow as pa
+
+    out: dict[str, str] = {}
+    for column in schema:
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if pa.types.is_timestamp(kind):
+            out[column.name] = "datetime"
+        elif pa.types.is_decimal(kind):
+            out[column.name] = "decimal"
+        else:
+            out[column.name] = _ARROW_TYPES.get(str(kind), str(kind))
+    return out
 
 
 def match_columns(required: dict[str, str], available: dict[str, str]) -> ColumnMatch:
