@@ -148,7 +148,10 @@ class SearchSpec(_Strict):
     parallelism: int | None = Field(default=None, ge=1, description="Trials in flight; default: the task slots.")
     seed: int | None = Field(default=None, description="Seed of the search algorithm.")
     timeout: float | None = Field(
-        default=None, gt=0, description="Wall-clock budget of the sweep in seconds; running trials are then killed."
+        default=None,
+        gt=0,
+        description="Wall-clock budget of the sweep in seconds, counted from its start (Spark's start and the rest of "
+        "the set-up included); trials still running then are cancelled and recorded as killed.",
     )
     trial_timeout: float | None = Field(
         default=None, gt=0, description="Seconds one trial may run before it is cancelled and recorded as killed."
