@@ -169,6 +169,12 @@ class SearchSpec(_Strict):
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
     )
+    start_from_defaults: bool = Field(
+        default=True,
+        description="First run each model family once at its library's default settings (fitted into the space), "
+        "before the search algorithm proposes: every family gets a sound first score, which steadies the family "
+        "choice on small data under a tight budget. Not for resumed or warm-started sweeps.",
+    )
     space: dict[str, dict[str, ParamSpec]] = Field(
         default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."
     )

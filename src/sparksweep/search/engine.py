@@ -34,6 +34,7 @@ from sparksweep.search.champion import ChampionDecision, register_champion
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
+from sparksweep.search.starting import default_point
 from sparksweep.search.tracking import (
     ELAPSED_METRIC,
     TAG_DATA_PATH,
@@ -323,6 +324,9 @@ def _sweep(
             past = resume.trials
         elif spec.search.warm_start is not None:
             searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
+        elif spec.search.start_from_defaults:
+            for name in spec.models:
+                searcher.enqueue(name, default_point(get_family(name), dataset.task, space.families[name]))
         runner = startup.executor() if startup is not None else cast(BaseExecutor, executor)
     except BaseException as exc:
         if startup is not None:
@@ -462,6 +466,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "pruner": spec.search.pruner,
         "cv": spec.search.cv,
         "warm_start": spec.search.warm_start,
+        "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
         "data_fingerprint": dataset.fingerprint,
         "n_rows": dataset.n_rows,
