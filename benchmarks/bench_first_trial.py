@@ -25,7 +25,8 @@ start in a thread of their own meanwhile: the default). The ratio line compares 
 with ``search.timeout`` and a refitted, registered champion, and how far past its budget (counted from the sweep's
 start) it ends, in parts: the trials cancelled, the loop returned, the executor shut down, the champion registered.
 ``serial`` there also means the engine as before: the timeout counted from the first trial's dispatch, the cancelled
-trials waited for until their tasks report back, the executor shut down before the champion is registered.
+trials waited for until their tasks report back, the executor shut down before the champion is registered (only
+Spark's 200 ms kill timeout for a cancelled task's Python worker, set when the session starts, is in both modes).
 
 Run: ``python benchmarks/bench_first_trial.py [--executor spark-pool] [--rows 20000] [--repeats 2] [--timeout 20]``
 """
