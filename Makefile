@@ -51,7 +51,7 @@ BENCH_ARGS_bench_scoring := --rows 200000 --repeats 1
 BENCH_ARGS_bench_throughput := --n-sleep 10 --n-trivial 40 --n-lgbm 10
 BENCH_ARGS_bench_search_quality := --quick
 BENCH_ARGS_bench_scaling := --sizes 100 1000
-BENCH_ARGS_bench_first_trial := --repeats 1
+BENCH_ARGS_bench_first_trial := --repeats 1 --timeout 20
 BENCH_SCRIPTS = $(sort $(wildcard benchmarks/bench_*.py))
 bench_args = $(BENCH_ARGS_$(basename $(notdir $(1))))
 

@@ -149,7 +149,10 @@ class SearchSpec(_Strict):
     parallelism: int | None = Field(default=None, ge=1, description="Trials in flight; default: the task slots.")
     seed: int | None = Field(default=None, description="Seed of the search algorithm.")
     timeout: float | None = Field(
-        default=None, gt=0, description="Wall-clock budget of the sweep in seconds; running trials are then killed."
+        default=None,
+        gt=0,
+        description="Wall-clock budget of the sweep in seconds, counted from its start (Spark's start and the rest of "
+        "the set-up included); trials still running then are cancelled and recorded as killed.",
     )
     trial_timeout: float | None = Field(
         default=None, gt=0, description="Seconds one trial may run before it is cancelled and recorded as killed."
@@ -166,6 +169,12 @@ class SearchSpec(_Strict):
     )
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
+    )
+    start_from_defaults: bool = Field(
+        default=True,
+        description="First run each model family once at its library's default settings (fitted into the space), "
+        "before the search algorithm proposes: every family gets a sound first score, which steadies the family "
+        "choice on small data under a tight budget. Not for resumed or warm-started sweeps.",
     )
     space: dict[str, dict[str, ParamSpec]] = Field(
         default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."

@@ -20,7 +20,7 @@ from sparksweep.models import BaseModelFamily, register_family
 from sparksweep.search.engine import run_sweep
 from sparksweep.search.executors import SparkPoolExecutor
 from sparksweep.search.space import Distribution, Float
-from sparksweep.search.tracking import read_trials
+from sparksweep.search.tracking import prepare_store, read_trials
 from sparksweep.search.trial import TrialState
 
 pytestmark = pytest.mark.spark
@@ -112,9 +112,10 @@ def _wait_for(condition: Any, seconds: float) -> bool:
 
 def test_pool_timeout_kills_running_trials_and_lost_slots_restart(spark: Any, tracking_uri: str) -> None:
     data = generate_churn(600, seed=1)
+    prepare_store(tracking_uri)  # created beforehand: the timeout counts the sweep's set-up
     executor = SparkPoolExecutor(spark, parallelism=2)
     try:
-        slow = _spec(tracking_uri, 4, timeout=1.5).with_overrides(models=["test.pool_slow"])
+        slow = _spec(tracking_uri, 4, timeout=3.0).with_overrides(models=["test.pool_slow"])
         result = run_sweep(slow, data=data, executor=executor)
     finally:
         t0 = time.monotonic()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -29,10 +29,12 @@ from sparksweep.errors import DataError, SpecError, TrialLostError
 from sparksweep.models import get_family
 from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.search.algorithms import BaseSearcher, make_searcher
+from sparksweep.search.background import ExecutorShutdown, ExecutorStartup
 from sparksweep.search.champion import ChampionDecision, register_champion
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
+from sparksweep.search.starting import default_point
 from sparksweep.search.tracking import (
     ELAPSED_METRIC,
     TAG_DATA_PATH,
@@ -148,6 +150,18 @@ def _metrics_for(task: str) -> list[str]:
     from sparksweep.scoring.metrics import METRICS
 
     return [name for name, m in METRICS.items() if task in m.tasks]
+
+
+_BACKGROUND_START = True
+"""Start Spark and the executor in a background thread during the sweep's set-up (False: one step after another,
+as before; the first-trial benchmark compares the two)."""
+
+
+def _session(spec: SweepSpec, spark: Any) -> Any:
+    """The SparkSession the sweep's executor runs on (None for the local executor)."""
+    if spark is not None or spec.search.executor == "local":
+        return spark
+    return get_spark(spec.spark.master, spec.spark.conf)
 
 
 def _make_executor(spec: SweepSpec, spark: Any) -> BaseExecutor:
@@ -282,28 +296,44 @@ def _sweep(
     resume: _Resume | None,
     run_tags: dict[str, str] | None = None,
 ) -> SweepResult:
-    started = time.monotonic()
+    started = time.monotonic()  # the sweep's clock: search.timeout counts its set-up too
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
-    # The store is created in the driver before Spark starts and before any worker writes to it.
-    tracker = SweepTracker(tracking_uri, spec.experiment)
-    if data is None and spec.data.table is not None and spark is None and spec.search.executor != "local":
-        spark = get_spark(spec.spark.master, spec.spark.conf)  # the session that reads the table runs the trials
-    frame = load_table(spec.data, data, spark)
-    dataset = prepare_dataset(frame, spec.data, spec.task)
-    metric = _resolve_metric(spec, dataset.task)
-    space = build_space(spec.models, dataset.task, spec.search.space)
-    for name in spec.models:  # data a family cannot fit is refused before any trial runs
-        get_family(name).check_data(dataset.training)
-    searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
-    past: list[RecordedTrial] = []
-    if resume is not None:
-        parent = read_sweep_run(tracker.client, resume.parent_run_id)
-        _check_fingerprint(parent.data.params.get("data_fingerprint"), dataset, resume.parent_run_id)
-        past = resume.trials
-    elif spec.search.warm_start is not None:
-        searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
+    # Spark (the JVM, the session, the executors' check) starts in the background while the store opens, the data
+    # loads and the search algorithm is built; none of those needs it (unless the data is a Spark table).
+    startup: ExecutorStartup | None = None
+    if executor is None:
+        startup = ExecutorStartup(
+            lambda: _session(spec, spark), lambda session: _make_executor(spec, session), background=_BACKGROUND_START
+        )
+    try:
+        # The store is created in the driver before any worker writes to it.
+        tracker = SweepTracker(tracking_uri, spec.experiment)
+        if data is None and spec.data.table is not None and spark is None and spec.search.executor != "local":
+            # the session that reads the table runs the trials
+            spark = startup.session() if startup is not None else get_spark(spec.spark.master, spec.spark.conf)
+        frame = load_table(spec.data, data, spark)
+        dataset = prepare_dataset(frame, spec.data, spec.task)
+        metric = _resolve_metric(spec, dataset.task)
+        space = build_space(spec.models, dataset.task, spec.search.space)
+        for name in spec.models:  # data a family cannot fit is refused before any trial runs
+            get_family(name).check_data(dataset.training)
+        searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
+        past: list[RecordedTrial] = []
+        if resume is not None:
+            parent = read_sweep_run(tracker.client, resume.parent_run_id)
+            _check_fingerprint(parent.data.params.get("data_fingerprint"), dataset, resume.parent_run_id)
+            past = resume.trials
+        elif spec.search.warm_start is not None:
+            searcher.add_past(_warm_trials(tracker, spec.search.warm_start, space, metric))
+        elif spec.search.start_from_defaults:
+            for name in spec.models:
+                searcher.enqueue(name, default_point(get_family(name), dataset.task, space.families[name]))
+        runner = startup.executor() if startup is not None else cast(BaseExecutor, executor)
+    except BaseException as exc:
+        if startup is not None:
+            startup.abandon(exc)
+        raise
     own_executor = executor is None
-    runner = executor if executor is not None else _make_executor(spec, spark)
     try:
         if spec.search.trial_timeout is not None and not runner.can_cancel_running:
             raise SpecError(
@@ -338,6 +368,7 @@ def _sweep(
         raise
     earlier = [t.to_result(space) for t in past]
     status = "FAILED"
+    stopping: ExecutorShutdown | None = None
     try:
         loop = _Loop(
             spec=spec.search,
@@ -351,6 +382,7 @@ def _sweep(
             earlier=earlier,
             lost={t.number for t in past if t.lost},
             elapsed_before=0.0 if resume is None else resume.elapsed,
+            started=started,
         )
         trials, stop_reason = loop.run()
         status = "FINISHED"
@@ -359,15 +391,18 @@ def _sweep(
         raise
     finally:
         if own_executor:
-            runner.shutdown()
+            if status == "FINISHED":  # released while the champion is refitted and registered
+                stopping = ExecutorShutdown(runner)
+            else:
+                runner.shutdown()
         if status != "FINISHED":
             tracker.finish(status)
-    tracker.set_tags({TAG_STOP_REASON: stop_reason})
-    best = _best(trials, metric.direction)
     champion = None
-    if best is not None:
-        tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family})
+    best = _best(trials, metric.direction)
     try:
+        tracker.set_tags({TAG_STOP_REASON: stop_reason})
+        if best is not None:
+            tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family})
         if spec.registration is not None and best is not None:
             champion = register_champion(
                 client=tracker.client,
@@ -387,7 +422,13 @@ def _sweep(
                 }
             )
             tracker.log_summary({f"test_{metric.name}": champion.candidate_score})
-    except BaseException:
+        if stopping is not None:
+            waiting: ExecutorShutdown = stopping
+            stopping = None  # waited for here; an error it raises must not be waited for again below
+            waiting.wait()
+    except BaseException as exc:
+        if stopping is not None:
+            stopping.wait(exc)
         tracker.finish("FAILED")
         raise
     tracker.finish("FINISHED")
@@ -426,6 +467,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "pruner": spec.search.pruner,
         "cv": spec.search.cv,
         "warm_start": spec.search.warm_start,
+        "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
         "data_fingerprint": dataset.fingerprint,
         "n_rows": dataset.n_rows,
@@ -479,6 +521,12 @@ def _best(trials: Sequence[TrialResult], direction: Direction) -> TrialResult | 
     return best
 
 
+_STOP_GRACE = 1.0
+"""Seconds the trials cancelled by a stopping rule (timeout, target, patience) get to report back; those that have
+not by then are recorded as killed without waiting for their tasks to end (a cancelled Spark task's Python worker
+takes 2-4 s to be killed), so a sweep stops on time. Executors that cannot cancel a running trial are waited for."""
+
+
 @dataclass
 class _InFlight:
     number: int
@@ -505,7 +553,10 @@ class _Loop:
         earlier: list[TrialResult],
         lost: set[int] | None = None,
         elapsed_before: float = 0.0,
+        started: float | None = None,
     ) -> None:
+        """``started``: when the sweep's clock started (``time.monotonic()``; default: now), which ``timeout``
+        counts from; ``elapsed_before``: seconds an earlier run of the same sweep already spent."""
         self.spec = spec
         self.metric = metric
         self.searcher = searcher
@@ -518,7 +569,7 @@ class _Loop:
         self.results: list[TrialResult] = list(earlier)
         self.ledger = None if spec.pruner == "none" else PruningLedger(spec.pruner, metric.direction)
         self.progress = SweepProgress(n_trials=spec.n_trials, timeout=spec.timeout)
-        self.progress.started -= elapsed_before
+        self.progress.started = (self.progress.started if started is None else started) - elapsed_before
         self.next_number = max((t.number for t in earlier), default=-1) + 1
         # The budget counts every trial that ran to an outcome (a timed-out trial too); trials lost with a dead
         # driver are run again.
@@ -526,6 +577,8 @@ class _Loop:
         for trial in earlier:
             self._count(trial, lost=trial.number in (lost or set()))
         self.stop_reason: str | None = None
+        self.stopped_at: float | None = None
+        """When a stopping rule cancelled the trials in flight (``time.monotonic()``)."""
         self.running: dict[Future[Any], _InFlight] = {}
 
     def _count(self, result: TrialResult, lost: bool = False) -> None:
@@ -568,8 +621,13 @@ class _Loop:
     def _stop(self, reason: str, why: str) -> None:
         self.stop_reason = reason
         if self.running:
+            # An executor that cannot stop a running trial (local) lets it run to its end: it is waited for and
+            # recorded with its real outcome, rather than left running behind a sweep that has returned.
+            self.stopped_at = time.monotonic() if self.runner.can_cancel_running else None
             for flight in self.running.values():
                 flight.killed = flight.killed or f"cancelled: {why}"
+            self.runner.cancel_all()
+        elif reason == "timeout":  # the budget is spent: workers still starting are stopped, not waited for
             self.runner.cancel_all()
 
     def _dispatch(self, handle: Any) -> None:
@@ -589,6 +647,8 @@ class _Loop:
         times = []
         if self.spec.timeout is not None and self.stop_reason is None:
             times.append(self.progress.started + self.spec.timeout - now)
+        if self.stopped_at is not None:
+            times.append(self.stopped_at + _STOP_GRACE - now)
         if self.spec.trial_timeout is not None:
             times += [f.started + self.spec.trial_timeout - now for f in self.running.values() if f.killed is None]
         return max(0.0, min(times)) if times else None
@@ -617,6 +677,8 @@ class _Loop:
                 self._enforce_trial_timeout()
                 for future in done:
                     self._finish(future)
+                if self.stopped_at is not None and time.monotonic() >= self.stopped_at + _STOP_GRACE:
+                    self._give_up_on_running()
             self.tracker.flush()  # the progress metrics are in the store when the loop returns
         except BaseException:
             self.runner.cancel_all()
@@ -630,9 +692,23 @@ class _Loop:
             raise
         return sorted(self.results, key=lambda r: r.number), self.stop_reason or "n_trials"
 
+    def _give_up_on_running(self) -> None:
+        """Record the cancelled trials that have not reported back within ``_STOP_GRACE`` as killed, without
+        waiting for their tasks to end (the executor's shutdown reaps them)."""
+        for future, flight in list(self.running.items()):
+            del self.running[future]
+            why = flight.killed or "cancelled: the sweep stopped"
+            family, params = flight.proposal.family, flight.proposal.params
+            run_id = self.tracker.record_lost_trial(
+                flight.number, family, params, TrialState.KILLED, why, run_id=_started_run(future)
+            )
+            self._record(flight, _killed(flight, why, run_id))
+
     def _finish(self, future: Future[Any]) -> None:
         flight = self.running.pop(future)
-        result = _collect(future, flight, self.tracker)
+        self._record(flight, _collect(future, flight, self.tracker))
+
+    def _record(self, flight: _InFlight, result: TrialResult) -> None:
         self.searcher.tell(flight.proposal, result.value, result.state)
         self.results.append(result)
         self._count(result)
@@ -653,6 +729,18 @@ def _started_run(future: Future[Any]) -> str | None:
     return exc.run_id if isinstance(exc, TrialLostError) else None
 
 
+def _killed(flight: _InFlight, error: str, run_id: str, state: TrialState = TrialState.KILLED) -> TrialResult:
+    """The result of a trial that never reported back, recorded in ``run_id``."""
+    return TrialResult(
+        number=flight.number,
+        run_id=run_id,
+        family=flight.proposal.family,
+        params=flight.proposal.params,
+        state=state,
+        error=error,
+    )
+
+
 def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> TrialResult:
     """The trial's result; a task that never reported back is recorded as failed (or killed, when cancelled)."""
     try:
@@ -663,14 +751,7 @@ def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> T
         family, params = flight.proposal.family, flight.proposal.params
         known = exc.run_id if isinstance(exc, TrialLostError) else None
         run_id = tracker.record_lost_trial(flight.number, family, params, state, error, run_id=known)
-        return TrialResult(
-            number=flight.number,
-            run_id=run_id,
-            family=flight.proposal.family,
-            params=flight.proposal.params,
-            state=state,
-            error=error,
-        )
+        return _killed(flight, error, run_id, state)
     if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
         tracker.fail_trial(result.run_id, result.state, result.error or "the trial's results could not be recorded")
     return result

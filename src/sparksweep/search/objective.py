@@ -27,6 +27,7 @@ from sparksweep.config import DEFAULT_TRACKING_URI, SearchSpec, _format_errors
 from sparksweep.errors import SpecError
 from sparksweep.scoring.metrics import Direction, Metric
 from sparksweep.search.algorithms import make_searcher
+from sparksweep.search.background import ExecutorStartup
 from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.space import Distribution, SearchSpace
@@ -51,6 +52,12 @@ def _as_space(space: SearchSpace | Mapping[str, Distribution]) -> SearchSpace:
             f"got {space!r}"
         )
     return SearchSpace({OBJECTIVE_FAMILY: dict(space)})
+
+
+def _new_executor(kind: str, spark: Any, parallelism: int | None) -> BaseExecutor:
+    if kind == "local":
+        return LocalExecutor(parallelism)
+    return (SparkPoolExecutor if kind == "spark-pool" else SparkExecutor)(spark, parallelism)
 
 
 def optimize(
@@ -119,29 +126,35 @@ def optimize(
         )
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, "optimize's arguments")) from None
+    started = time.monotonic()  # the sweep's clock: timeout counts the set-up too
     compiled = _as_space(space)
     goal = Metric(name=metric, direction=dir_, tasks=frozenset(), fn=lambda y, p: 0.0)
     uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    own = not isinstance(executor, BaseExecutor)
+    startup = None
     if isinstance(executor, BaseExecutor):
-        runner, own = executor, False
-    elif executor == "local":
-        runner, own = LocalExecutor(parallelism), True
-    elif executor in ("spark", "spark-pool"):
-        cls = SparkPoolExecutor if executor == "spark-pool" else SparkExecutor
-        runner, own = cls(spark if spark is not None else get_spark("local[*]"), parallelism), True
+        runner: BaseExecutor = executor
+    elif executor in ("local", "spark", "spark-pool"):
+        # The workers start (Spark too, when it is not running yet) while the store opens.
+        kind = executor
+        startup = ExecutorStartup(
+            lambda: spark if spark is not None or kind == "local" else get_spark("local[*]"),
+            lambda session: _new_executor(kind, session, parallelism),
+        )
     else:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
     try:
         tracker = SweepTracker(uri, experiment)  # creates a new store before any worker opens it
-        runner.prepare(uri)  # the workers start (and open the store) while the parent run is created
         searcher = make_searcher(algorithm, compiled, dir_, seed)
         if warm_start is not None:
             searcher.add_past(_warm_trials(tracker, warm_start, compiled, goal))
-    except BaseException:
-        if own:
-            runner.shutdown()
+        if startup is not None:
+            runner = startup.executor()
+        runner.prepare(uri)  # the workers start (and open the store) while the parent run is created
+    except BaseException as exc:
+        if startup is not None:
+            startup.abandon(exc)
         raise
-    started = time.monotonic()
     name = getattr(objective, "__qualname__", type(objective).__name__)
     base_seed = seed or 0
 
@@ -179,6 +192,7 @@ def optimize(
             make_task=make_task,
             data=None,
             earlier=[],
+            started=started,
         )
         trials, stop_reason = loop.run()
         status = "FINISHED"

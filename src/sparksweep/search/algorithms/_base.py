@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
+from sparksweep.errors import SpecError
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.space import SearchSpace
 from sparksweep.search.trial import PastTrial, Proposal, TrialState
@@ -45,3 +47,14 @@ class BaseSearcher(abc.ABC):
 
         Their parameters must fit the space (:meth:`SearchSpace.check`); killed trials are not told.
         """
+
+    def enqueue(self, family: str, params: dict[str, Any]) -> None:
+        """Propose ``family`` with ``params`` before anything of the algorithm's own (in the order enqueued); its
+        result is told like any other. ``params`` must fit the space.
+
+        Raises:
+            SpecError: this algorithm cannot be given points to start from.
+        """
+        raise SpecError(
+            f"search algorithm {self.name!r} cannot start from given points; set search.start_from_defaults: false"
+        )

@@ -83,9 +83,32 @@ class HyperoptSearcher(BaseSearcher):
         self._trials = hyperopt.Trials()
         self._rng = np.random.default_rng(seed)
         self._docs: dict[int, dict[str, Any]] = {}
+        self._queue: list[tuple[str, dict[str, Any]]] = []
+
+    def enqueue(self, family: str, params: dict[str, Any]) -> None:
+        self._queue.append((family, self.space.check(family, params)))
+
+    def _ask_enqueued(self) -> Proposal:
+        """The next enqueued point as a running trial document (as Hyperopt's ``points_to_evaluate`` builds)."""
+        hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        family, params = self._queue.pop(0)
+        tid = self._trials.new_trial_ids(1)
+        vals = self.space.hyperopt_vals(family, params)
+        idxs = {label: list(tid) if v else [] for label, v in vals.items()}
+        misc = {"tid": tid[0], "cmd": self._domain.cmd, "workdir": None, "idxs": idxs, "vals": vals}
+        doc = self._trials.new_trial_docs(tid, [None], [{"status": hyperopt.STATUS_NEW, "loss": None}], [misc])[0]
+        doc["state"] = hyperopt.JOB_STATE_RUNNING
+        doc["book_time"] = doc["refresh_time"] = dt.datetime.now()
+        self._trials.insert_trial_docs([doc])
+        self._trials.refresh()
+        tid_value = int(tid[0])
+        self._docs[tid_value] = doc
+        return Proposal(family=family, params=dict(params), token=tid_value)
 
     def ask(self) -> Proposal:
         hyperopt = require("hyperopt", "Hyperopt search algorithms")
+        if self._queue:
+            return self._ask_enqueued()
         tid = self._trials.new_trial_ids(1)
         self._trials.refresh()
         seed = int(self._rng.integers(2**31 - 1))

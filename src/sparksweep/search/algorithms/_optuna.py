@@ -126,6 +126,14 @@ class OptunaSearcher(BaseSearcher):
         _, params = own.suggest_optuna(inner)
         return Proposal(family=family, params=params, token=(trial, inner))
 
+    def enqueue(self, family: str, params: dict[str, Any]) -> None:
+        internal = {self.space.internal_name(family, k): v for k, v in self.space.check(family, params).items()}
+        if not self._per_family:
+            self._study.enqueue_trial({FAMILY_PARAM: family, **internal})
+            return
+        self._study.enqueue_trial({FAMILY_PARAM: family})  # the family's own study gets its parameters
+        self._per_family[family][1].enqueue_trial({FAMILY_PARAM: family, **internal})
+
     def _studies(self, family: str) -> list[optuna.Study]:
         return [self._study] + ([self._per_family[family][1]] if self._per_family else [])
 
