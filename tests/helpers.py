@@ -1,7 +1,9 @@
-"""Model families used by the tests: registered through the public API, like a user's own family."""
+"""What the tests share: model families registered through the public API (like a user's own family), and a data
+handle holding prepared data in the test's process."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -118,3 +120,14 @@ class CurveFamily(BaseModelFamily):
         noise = np.random.default_rng(0).uniform(size=len(X))
         q = estimator.sparksweep_quality
         return np.asarray(q * estimator.predict_proba(X)[:, 1] + (1 - q) * noise, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class InProcessData:
+    """A data handle that carries the prepared data itself (for tasks run in the test's own process)."""
+
+    fingerprint: str
+    data: TrainingData
+
+    def load(self) -> TrainingData:
+        return self.data

@@ -4,34 +4,25 @@ trial whose results cannot be recorded is FAILED, never COMPLETE."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from mlflow import MlflowClient
 
 from sparksweep.config import DataSpec
-from sparksweep.data import TrainingData, prepare_dataset
+from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.scoring.batch import load_model
 from sparksweep.search.retry import RetryPolicy
 from sparksweep.search.trial import TrialState
 from sparksweep.search.worker import TrialTask, run_trial
+from tests.helpers import InProcessData
 from tests.integration.conftest import LocalCluster
 from tests.integration.flaky_proxy import FlakyProxy
 
 pytestmark = pytest.mark.slow
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_delay=0.05, max_delay=0.2)
-
-
-@dataclass(frozen=True)
-class InProcessData:
-    fingerprint: str
-    data: TrainingData
-
-    def load(self) -> TrainingData:
-        return self.data
 
 
 @pytest.fixture(scope="module")

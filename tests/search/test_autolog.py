@@ -4,7 +4,6 @@ logged model, and the model itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep.config import DataSpec, TrackingSpec
-from sparksweep.data import Dataset, TrainingData, prepare_dataset
+from sparksweep.data import Dataset, prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import get_family
@@ -21,6 +20,7 @@ from sparksweep.scoring.metrics import get_metric
 from sparksweep.search.autolog import autolog_mode, estimator_record
 from sparksweep.search.trial import TrialResult, TrialState
 from sparksweep.search.worker import TrialTask, run_trial
+from tests.helpers import InProcessData
 
 PARAMS = {
     "sklearn.logistic_regression": {"C": 0.5},
@@ -28,15 +28,6 @@ PARAMS = {
     "xgboost": {"max_depth": 3, "learning_rate": 0.3},
     "lightgbm": {"num_leaves": 15, "learning_rate": 0.3},
 }
-
-
-@dataclass(frozen=True)
-class InProcessData:
-    fingerprint: str
-    data: TrainingData
-
-    def load(self) -> TrainingData:
-        return self.data
 
 
 @pytest.fixture(scope="module")
