@@ -1,5 +1,5 @@
-"""Trial child runs created by the worker from the driver's description, a lost trial recorded in its run, and the
-SQLite store in write-ahead-log mode."""
+"""Trial child runs created by the worker from the driver's description (while the trial computes), a trial recorded
+only once computed, a lost trial recorded in its run, and the SQLite store in write-ahead-log mode."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from sparksweep.errors import TrialError
+from sparksweep.search.retry import RetryPolicy
 from sparksweep.search.space import Float, SearchSpace
-from sparksweep.search.tracking import SweepTracker, read_trials
+from sparksweep.search.tracking import SweepTracker, TrialRunSpec, read_trials
 from sparksweep.search.trial import TrialState
-from sparksweep.search.worker import ObjectiveTask, open_trial_run, run_trial
+from sparksweep.search.worker import ObjectiveTask, open_trial_run, run_trial, start_trial
 
 
 def _objective(params: dict[str, Any], trial: Any) -> float:
@@ -96,3 +98,56 @@ def test_a_run_whose_worker_died_before_logging_its_params_is_read_back_as_undes
     result = recorded.to_result(space)  # what resume keeps: its number is used, it tells the searcher nothing
     assert result.number == 3
     assert result.params == {}
+
+
+def test_a_trial_is_computed_while_its_run_is_created_and_recorded_only_when_asked(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    seen: dict[str, Any] = {}
+
+    def objective(params: dict[str, Any], trial: Any) -> float:
+        seen["run_id"] = trial.run_id  # waits for the run the worker creates meanwhile
+        return float(params["x"]) + 1
+
+    opened: list[str] = []
+    task = ObjectiveTask(
+        4,
+        "",
+        tracking_uri,
+        objective,
+        "objective",
+        {"x": 0.5},
+        "value",
+        4,
+        tracker.trial_run(4, "objective", {"x": 0.5}),
+    )
+    computed = start_trial(task, on_open=opened.append)
+    assert opened == [seen["run_id"]], "the run's id is announced once, before the objective could read it"
+    client = MlflowClient(tracking_uri)
+    before = client.get_run(seen["run_id"])
+    assert before.info.status == "RUNNING"
+    assert before.data.metrics == {}, "nothing is recorded until record() is called"
+    result = computed.record()
+    assert result.state is TrialState.COMPLETE
+    assert result.value == pytest.approx(1.5)
+    after = client.get_run(result.run_id)
+    assert after.info.status == "FINISHED"
+    assert after.data.metrics["value"] == pytest.approx(1.5)
+
+
+def test_a_trial_whose_run_cannot_be_created_is_computed_but_not_recorded(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    calls: list[float] = []
+
+    def objective(params: dict[str, Any], trial: Any) -> float:
+        calls.append(params["x"])
+        return 1.0
+
+    child = tracker.trial_run(5, "objective", {"x": 0.2})
+    nowhere = TrialRunSpec(experiment_id="424242", tags=child.tags, params=child.params)
+    task = ObjectiveTask(
+        5, "", tracking_uri, objective, "objective", {"x": 0.2}, "value", 5, nowhere, RetryPolicy(attempts=1)
+    )
+    with pytest.raises(MlflowException, match="424242"):
+        run_trial(task)
+    assert calls == [0.2], "the objective ran while the run was being created"
+    assert read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "value") == []

@@ -28,6 +28,7 @@ from sparksweep.errors import TrackingError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow.entities import Run
 
     from sparksweep.models._base import BaseModelFamily
 
@@ -61,8 +62,9 @@ def log_fitted_model(
     classes: list[Any] | None = None,
     categories: dict[str, list[str]] | None = None,
     input_example: bool = True,
+    run: Run | None = None,
 ) -> str:
-    """Log ``estimator`` into the active run as a pyfunc model and return its ``models:/`` URI.
+    """Log ``estimator`` into ``run`` (default: the active run) as a pyfunc model and return its ``models:/`` URI.
 
     ``example`` holds encoded rows (categorical columns as pandas categories with ``categories``); the signature
     and input example are the raw table a user scores, with text in those columns.
@@ -73,11 +75,11 @@ def log_fitted_model(
 
     from sparksweep.data import decode_categories
 
-    run = mlflow.active_run()
+    run = run or mlflow.active_run()
     if run is None:
         raise TrackingError(
             "log_fitted_model logs into the active MLflow run and none is active; "
-            "wrap the call in `with mlflow.start_run(run_id=...)`"
+            "wrap the call in `with mlflow.start_run(run_id=...)` or pass run=client.get_run(run_id)"
         )
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
         saved = family.save(estimator, Path(tmp))

@@ -534,6 +534,12 @@ class _InFlight:
     started: float = field(default_factory=time.monotonic)
     killed: str | None = None
     """Why the engine cancelled this trial (sweep timeout, trial_timeout, target, patience), if it did."""
+    computed: Future[Any] | None = None
+    """Resolves when the trial's slot is free again, before its results are recorded (None: with its result)."""
+
+    @property
+    def computing(self) -> bool:
+        return self.computed is None or not self.computed.done()
 
 
 class _Loop:
@@ -630,9 +636,40 @@ class _Loop:
         elif reason == "timeout":  # the budget is spent: workers still starting are stopped, not waited for
             self.runner.cancel_all()
 
+    def _computing(self) -> int:
+        return sum(1 for flight in self.running.values() if flight.computing)
+
+    def _stop_pending(self) -> bool:
+        """Whether the computed trials still being recorded will stop the sweep (its target, its patience) once
+        their results are in: no trial is handed out until then, as if they held their slots."""
+        s, direction = self.spec, self.metric.direction
+        if s.target is None and s.patience is None:
+            return False
+        best, since = _value(self.progress.best), self.progress.since_best
+        for flight in self.running.values():
+            if flight.computed is None or flight.computing:
+                continue
+            value = flight.computed.result()
+            if value is not None and (best is None or direction.better(value, best)):
+                best, since = value, 0
+            else:
+                since += 1
+            if s.target is not None and best is not None and not direction.better(s.target, best):
+                return True
+            if s.patience is not None and since >= s.patience:
+                return True
+        return False
+
     def _dispatch(self, handle: Any) -> None:
-        budget = self.spec.n_trials - self.done_count
-        while self.stop_reason is None and len(self.running) < min(self.runner.slots, budget):
+        # A slot whose trial is computed takes the next one while that one is recorded (one trial recording per slot).
+        slots = self.runner.slots
+        in_flight = min(self.spec.n_trials - self.done_count, 2 * slots)
+        while (
+            self.stop_reason is None
+            and self._computing() < slots
+            and len(self.running) < in_flight
+            and not self._stop_pending()
+        ):
             proposal = self.searcher.ask()
             number = self.next_number
             self.next_number += 1
@@ -640,7 +677,8 @@ class _Loop:
             child = self.tracker.trial_run(number, proposal.family, proposal.params)
             pruning = None if self.ledger is None else self.ledger.snapshot()
             task = self.make_task(number, child, proposal, handle, pruning)
-            self.running[self.runner.submit(task)] = _InFlight(number, proposal)
+            future = self.runner.submit(task)
+            self.running[future] = _InFlight(number, proposal, computed=self.runner.computed(future))
 
     def _wake_in(self) -> float | None:
         now = time.monotonic()
@@ -650,7 +688,11 @@ class _Loop:
         if self.stopped_at is not None:
             times.append(self.stopped_at + _STOP_GRACE - now)
         if self.spec.trial_timeout is not None:
-            times += [f.started + self.spec.trial_timeout - now for f in self.running.values() if f.killed is None]
+            times += [
+                f.started + self.spec.trial_timeout - now
+                for f in self.running.values()
+                if f.killed is None and f.computing
+            ]
         return max(0.0, min(times)) if times else None
 
     def _enforce_trial_timeout(self) -> None:
@@ -659,7 +701,7 @@ class _Loop:
             return
         now = time.monotonic()
         for flight in self.running.values():
-            if flight.killed is None and now - flight.started >= limit:
+            if flight.killed is None and flight.computing and now - flight.started >= limit:
                 flight.killed = f"cancelled: the trial ran past its trial_timeout of {limit}s"
                 self.runner.cancel(flight.number)
 
@@ -672,11 +714,13 @@ class _Loop:
                 self.progress.running = len(self.running)
                 if not self.running:
                     break
-                done, _ = wait(list(self.running), timeout=self._wake_in(), return_when=FIRST_COMPLETED)
+                slots_freeing = [f.computed for f in self.running.values() if f.computed is not None and f.computing]
+                done, _ = wait([*self.running, *slots_freeing], timeout=self._wake_in(), return_when=FIRST_COMPLETED)
                 self._check_stop()  # the sweep's timeout
                 self._enforce_trial_timeout()
                 for future in done:
-                    self._finish(future)
+                    if future in self.running:
+                        self._finish(future)
                 if self.stopped_at is not None and time.monotonic() >= self.stopped_at + _STOP_GRACE:
                     self._give_up_on_running()
             self.tracker.flush()  # the progress metrics are in the store when the loop returns

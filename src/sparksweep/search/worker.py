@@ -1,21 +1,27 @@
 """What runs inside a Spark task (or a pool process): one trial, from creating its child run to recording it.
 
 The worker creates the trial's child run (from the :class:`~sparksweep.search.tracking.TrialRunSpec` the driver
-sends: parent tag, name, params), so the driver's sweep loop never waits on the store to hand out a trial. It then
-logs into that run through an explicit run id: MLflow's fluent run state is per process, and a Spark Python worker
-runs one task at a time, so ``start_run(run_id=...)`` is safe here and lets autologging write into the right run.
+sends: parent tag, name, params), so the driver's sweep loop never waits on the store to hand out a trial. The run is
+created in a background thread while the trial starts (:class:`RunOpening`): creating it and its params are two
+writes to the store (~17 ms on SQLite, and the process's first one opens the store, ~0.5 s), which would otherwise
+come before every trial. The trial's results are recorded only once the run exists, and a trial whose run cannot be
+created is not recorded at all (the driver records it). The worker logs through explicit run ids; only MLflow's own
+autologging (``tracking.autolog: mlflow``) needs the fluent active run, so only then is the run opened before the fit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -35,13 +41,17 @@ if TYPE_CHECKING:
     from sparksweep.search.tracking import TrialRunSpec
 
 __all__ = [
+    "ComputedTrial",
     "DataHandle",
     "ObjectiveTask",
+    "RunOpening",
     "TrialContext",
     "TrialTask",
     "open_trial_run",
     "run_objective",
     "run_trial",
+    "start_trial",
+    "tracking_client",
 ]
 
 _ERROR_TAG_LIMIT = 4000
@@ -102,15 +112,19 @@ class TrialContext:
 
     number: int
     family: str
-    run_id: str
     tracking_uri: str
     seed: int
+    opening: Callable[[], str] = field(repr=False, compare=False)
+    """Returns the child run's id, waiting for the worker to have created it (it is created as the trial starts)."""
+
+    @property
+    def run_id(self) -> str:
+        """The trial's child run (waits until it is created, a few milliseconds after the trial starts)."""
+        return self.opening()
 
     @property
     def client(self) -> Any:
-        from mlflow import MlflowClient
-
-        return MlflowClient(self.tracking_uri)
+        return tracking_client(self.tracking_uri)
 
 
 @dataclass(frozen=True)
@@ -142,14 +156,82 @@ def open_trial_run(task: _Task) -> _Task:
 
     Raises what creating it raised (after retries): a trial whose run cannot be created is not run.
     """
+    return task if task.run_id else dataclasses.replace(task, run_id=_create_run(task))
+
+
+def _create_run(task: TrialTask | ObjectiveTask) -> str:
     if task.run_id:
-        return task
+        return task.run_id
     if task.child is None:
         raise TrialError(f"trial {task.number} has neither a run id nor a child run to create; give it one of them")
-    from mlflow import MlflowClient
+    return task.child.create(tracking_client(task.tracking_uri), task.retry)
 
-    run_id = task.child.create(MlflowClient(task.tracking_uri), task.retry)
-    return dataclasses.replace(task, run_id=run_id)
+
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def tracking_client(uri: str) -> Any:
+    """This process's ``MlflowClient`` of ``uri``, made once and shared by its threads.
+
+    The first client of a process opens the store (~0.5 s for SQLite: the engine, the schema check); a thread that
+    asks meanwhile waits for that one instead of opening the store a second time.
+    """
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(uri)
+        if client is None:
+            from mlflow import MlflowClient
+
+            client = _CLIENTS[uri] = MlflowClient(uri)
+        return client
+
+
+class RunOpening:
+    """A trial's child run, being created in a background thread while the trial starts.
+
+    ``on_open(run_id)`` is called in that thread once the run exists (the pool tells the driver the run's id, so a
+    trial cancelled from then on is recorded in it). :meth:`run_id` waits for the run and raises what creating it
+    raised: the trial's results are never recorded without it.
+
+    Example:
+        >>> opening = RunOpening(task)  # doctest: +SKIP
+        >>> value = fit_and_score()  # doctest: +SKIP
+        >>> client.log_metric(opening.run_id(), "value", value)  # doctest: +SKIP
+    """
+
+    def __init__(self, task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None = None) -> None:
+        self._future: Future[str] = Future()
+        if task.run_id:  # the driver created it
+            self._opened(task.run_id, on_open)
+        else:
+            threading.Thread(
+                target=self._open, args=(task, on_open), name=f"sparksweep-open-run-{task.number}", daemon=True
+            ).start()
+
+    def _open(self, task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None) -> None:
+        try:
+            run_id = _create_run(task)
+        except BaseException as exc:  # re-raised by run_id() in the trial's thread
+            self._future.set_exception(exc)
+            return
+        self._opened(run_id, on_open)
+
+    def _opened(self, run_id: str, on_open: Callable[[str], None] | None) -> None:
+        try:
+            if on_open is not None:
+                on_open(run_id)
+        except BaseException as exc:  # re-raised by run_id() in the trial's thread
+            self._future.set_exception(exc)
+            return
+        self._future.set_result(run_id)
+
+    def run_id(self) -> str:
+        """The run's id, once created; raises what creating it (or ``on_open``) raised."""
+        return self._future.result()
+
+    def task(self, task: _Task) -> _Task:
+        """``task`` with the run's id (waits for it)."""
+        return dataclasses.replace(task, run_id=self.run_id())
 
 
 _DATA_CACHE: dict[str, TrainingData] = {}
@@ -264,45 +346,77 @@ def _log_steps(client: Any, run_id: str, name: str, reporter: StepReporter | Non
         client.log_batch(run_id, metrics=points)
 
 
-def run_objective(task: ObjectiveTask) -> TrialResult:
-    """Call a user objective with the trial's parameters and record its value (or its traceback) in the child run."""
-    from mlflow import MlflowClient
+@dataclass(frozen=True)
+class ComputedTrial:
+    """A trial whose computation is done and whose results are not recorded yet (see :func:`start_trial`)."""
 
+    number: int
+    record: Callable[[], TrialResult]
+    """Writes the trial's results into its child run and returns them; raises what creating the run raised."""
+    value: float | None = None
+    """The trial's value as computed (None: it failed or was pruned); final once recorded."""
+    same_thread: bool = False
+    """Record it in the thread that computed it: MLflow's autologging keeps the run active in that thread."""
+
+
+def run_objective(task: ObjectiveTask, on_open: Callable[[str], None] | None = None) -> TrialResult:
+    """Call a user objective with the trial's parameters and record its value (or its traceback) in the child run.
+
+    The run is created while the objective starts (see :class:`RunOpening`); raises what creating it raised.
+    """
+    return _start_objective(task, on_open).record()
+
+
+def _start_objective(task: ObjectiveTask, on_open: Callable[[str], None] | None) -> ComputedTrial:
     started = time.perf_counter()
     _quiet_worker()
-    task = open_trial_run(task)
-    client = MlflowClient(task.tracking_uri)
-    context = TrialContext(task.number, task.family, task.run_id, task.tracking_uri, task.seed)
+    opening = RunOpening(task, on_open)
+    context = TrialContext(task.number, task.family, task.tracking_uri, task.seed, opening.run_id)
     try:
         value = float(task.objective(dict(task.params), context))
         if not math.isfinite(value):
             raise ValueError(f"the objective returned {value}")
-        duration = time.perf_counter() - started
-        client.log_batch(task.run_id, metrics=[_metric_point(task.metric, value), _metric_point("duration", duration)])
-        client.set_terminated(task.run_id, status="FINISHED")
-        return TrialResult(
-            number=task.number,
-            run_id=task.run_id,
-            family=task.family,
-            params=task.params,
-            state=TrialState.COMPLETE,
-            value=value,
-            metrics={task.metric: value},
-            duration=duration,
-        )
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
-        error = "".join(traceback.format_exception(exc))
-        client.set_tag(task.run_id, "sparksweep.error", error[-_ERROR_TAG_LIMIT:])
-        client.set_terminated(task.run_id, status="FAILED")
-        return TrialResult(
-            number=task.number,
-            run_id=task.run_id,
-            family=task.family,
-            params=task.params,
-            state=TrialState.FAILED,
-            duration=time.perf_counter() - started,
-            error=error,
-        )
+        failed = functools.partial(_record_objective, task, opening, math.nan, exc, time.perf_counter() - started)
+        return ComputedTrial(task.number, failed)
+    done = functools.partial(_record_objective, task, opening, value, None, time.perf_counter() - started)
+    return ComputedTrial(task.number, done, value)
+
+
+def _record_objective(
+    task: ObjectiveTask, opening: RunOpening, value: float, error: Exception | None, duration: float
+) -> TrialResult:
+    task = opening.task(task)  # raises when the run could not be created: the driver records the trial
+    client = tracking_client(task.tracking_uri)  # opened meanwhile (the store may still have been opening)
+    if error is None:
+        try:
+            points = [_metric_point(task.metric, value), _metric_point("duration", duration)]
+            client.log_batch(task.run_id, metrics=points)
+            client.set_terminated(task.run_id, status="FINISHED")
+            return TrialResult(
+                number=task.number,
+                run_id=task.run_id,
+                family=task.family,
+                params=task.params,
+                state=TrialState.COMPLETE,
+                value=value,
+                metrics={task.metric: value},
+                duration=duration,
+            )
+        except Exception as exc:  # not recorded: the trial counts as failed
+            error = exc
+    text = "".join(traceback.format_exception(error))
+    client.set_tag(task.run_id, "sparksweep.error", text[-_ERROR_TAG_LIMIT:])
+    client.set_terminated(task.run_id, status="FAILED")
+    return TrialResult(
+        number=task.number,
+        run_id=task.run_id,
+        family=task.family,
+        params=task.params,
+        state=TrialState.FAILED,
+        duration=duration,
+        error=text,
+    )
 
 
 def _end_run(client: Any, run_id: str, status: str) -> None:
@@ -335,20 +449,33 @@ def _record_failure(client: Any, task: TrialTask, error: str) -> tuple[bool, lis
     return True, problems
 
 
-def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
+def run_trial(task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None = None) -> TrialResult:
     """Fit, evaluate and record one trial.
 
     A trial whose model raises is recorded as FAILED with its traceback. So is a trial whose results (metric, params,
     model, final status) could not be written to the tracking store even after retries: a trial is COMPLETE only
     when its results are in the store. This function returns a result rather than raising, so Spark never re-runs
     a trial because its recording failed; a result with ``recorded=False`` tells the driver to mark the run failed.
+
+    The child run is created while the trial starts (:class:`RunOpening`; ``on_open`` gets its id); it raises what
+    creating the run raised, and the driver records that trial.
+    """
+    return start_trial(task, on_open).record()
+
+
+def start_trial(task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None = None) -> ComputedTrial:
+    """Compute one trial (fit and score its model, or call the objective); ``record()`` on the result records it.
+
+    :func:`run_trial` does both in turn. The pool's slots record a trial in a thread of their own while they compute
+    the next one: the writes to the store (~10 ms per trial on SQLite) then cost the slot nothing.
     """
     if isinstance(task, ObjectiveTask):
-        return run_objective(task)
+        return _start_objective(task, on_open)
+    return _start_fit(task, on_open)
+
+
+def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> ComputedTrial:
     import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric as MlflowMetric
-    from mlflow.entities import RunTag
     from threadpoolctl import threadpool_limits
 
     from sparksweep.scoring.metrics import get_metric
@@ -358,50 +485,87 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
     _quiet_worker()
     task.retry.bound_http_retries()
     mlflow.set_tracking_uri(task.tracking_uri)
-    task = open_trial_run(task)  # raises when the run cannot be created: the driver records the trial
-    client = MlflowClient(task.tracking_uri)
-    fit_time = 0.0
-    stage = "fit"
-    reporter: StepReporter | None = None
+    autolog = autolog_mode(task.autolog)
+    opening = RunOpening(task, on_open)
+    same_thread = autolog == "mlflow"
+    if same_thread:  # MLflow's autologging writes into the active run: it must exist before the fit
+        task = opening.task(task)
+    fit = _Fit(task, opening, started, autolog)
     try:
         t_data = time.perf_counter()
         data = _training_data(task.data)
-        data_time = time.perf_counter() - t_data
+        fit.data_time = time.perf_counter() - t_data
         metric = get_metric(task.metric)
+        fit.metric_name = metric.name
         estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
         if task.pruning is not None:
-            reporter = task.pruning.reporter(metric, data.y_valid)
-        task.retry.call("open the trial's run", mlflow.start_run, run_id=task.run_id)
+            fit.reporter = task.pruning.reporter(metric, data.y_valid)
+        if same_thread:
+            task.retry.call("open the trial's run", mlflow.start_run, run_id=task.run_id)
         with threadpool_limits(limits=task.n_jobs), warnings.catch_warnings():
             # scikit-learn 1.9 renamed log_loss's y_pred; MLflow's autologging still passes it by the old name.
             warnings.filterwarnings("ignore", message="`y_pred` was renamed", category=FutureWarning)
             # Autologged extras are best effort: MLflow's autologging drops its own logging errors.
-            autolog = autolog_mode(task.autolog)
             configure_mlflow_autolog(task.family.library, autolog == "mlflow")
-            metrics: dict[str, float] = {}
             fold_scores: list[float] = []
             if task.cv is not None:
                 fold_scores = _cross_validate(task, data, metric)
-                metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
-                metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
+                fit.metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
+                fit.metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
             t0 = time.perf_counter()
             try:
-                if reporter is not None:
-                    estimator = task.family.fit_reporting(estimator, data, reporter)
+                if fit.reporter is not None:
+                    estimator = task.family.fit_reporting(estimator, data, fit.reporter)
                 else:
                     estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
             except TrialPruned as pruned:
-                stage = "record"
-                return _pruned(task, client, metric.name, reporter, pruned, started, time.perf_counter() - t0)
-            fit_time = time.perf_counter() - t0
+                fit.fit_time = time.perf_counter() - t0
+                return ComputedTrial(task.number, functools.partial(fit.record_pruned, pruned), None, same_thread)
+            fit.fit_time = time.perf_counter() - t0
             if fold_scores:
                 value = sum(fold_scores) / len(fold_scores)
             else:
                 value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
             if not math.isfinite(value):
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
-            stage = "record"
-            metrics.update({metric.name: value, "fit_time": fit_time, "data_load_time": data_time})
+    except Exception as exc:  # a failing trial is a result, not a crash of the sweep
+        return ComputedTrial(task.number, functools.partial(fit.record_failure, exc, "fit"), None, same_thread)
+    fit.estimator, fit.data, fit.value = estimator, data, value
+    return ComputedTrial(task.number, fit.record, value, same_thread)
+
+
+@dataclass
+class _Fit:
+    """A family trial's outcome between its computation and its recording."""
+
+    task: TrialTask
+    opening: RunOpening
+    started: float
+    autolog: AutologMode
+    metric_name: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    reporter: StepReporter | None = None
+    data_time: float = 0.0
+    fit_time: float = 0.0
+    estimator: Any = None
+    data: TrainingData | None = None
+    value: float = math.nan
+
+    def _open(self) -> tuple[TrialTask, Any]:
+        task = self.opening.task(self.task)  # raises when the run could not be created: the driver records it
+        return task, tracking_client(task.tracking_uri)
+
+    def record(self) -> TrialResult:
+        """Write the trial's model, metrics, settings and end into its run (the model and one batch)."""
+        from mlflow.entities import Metric as MlflowMetric
+        from mlflow.entities import RunTag
+
+        task, client = self._open()
+        if self.data is None:
+            raise TrialError(f"trial {task.number} has no fitted model to record")
+        reporter, name, data = self.reporter, self.metric_name, self.data
+        try:
+            metrics = {**self.metrics, name: self.value, "fit_time": self.fit_time, "data_load_time": self.data_time}
             model_uri = None
             if task.log_model:
                 from sparksweep.models._mlflow import log_fitted_model
@@ -410,20 +574,21 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                     "log the trial's model",
                     log_fitted_model,
                     task.family,
-                    estimator,
+                    self.estimator,
                     task=task.task,
                     features=task.features,
                     example=data.X_valid,
                     classes=task.classes,
                     categories=data.categories,
+                    run=task.retry.call("read the trial's run", client.get_run, task.run_id),
                 )
             # One write for the metrics (linked to the model), the validation curve, the estimator's record and the
             # model's URI: each write to the store is a round trip (a SQLite transaction, or an HTTP request).
-            record = estimator_record(estimator, mode=autolog, searched=task.params)
+            record = estimator_record(self.estimator, mode=self.autolog, searched=task.params)
             now = int(time.time() * 1000)
             model_id = None if model_uri is None else model_uri.removeprefix("models:/")
             points = [MlflowMetric(k, v, now, 0, model_id=model_id) for k, v in metrics.items()]
-            points += _step_points(f"valid_{metric.name}", reporter, now)
+            points += _step_points(f"valid_{name}", reporter, now)
             extra_metrics, params, tags = record.entities(now)
             if model_uri is not None:
                 tags.append(RunTag(TAG_MODEL_URI, model_uri))
@@ -436,22 +601,36 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
                 tags=tags,
             )
             task.retry.call("mark the trial's run FINISHED", _end_run, client, task.run_id, "FINISHED")
+        except Exception as exc:  # not recorded: the trial counts as failed
+            return self._failed(task, client, exc, "record")
         return TrialResult(
             number=task.number,
             run_id=task.run_id,
             family=task.family.name,
             params=task.params,
             state=TrialState.COMPLETE,
-            value=value,
+            value=self.value,
             metrics=metrics,
-            duration=time.perf_counter() - started,
-            fit_time=fit_time,
+            duration=time.perf_counter() - self.started,
+            fit_time=self.fit_time,
             model_uri=model_uri,
             step=None if reporter is None else reporter.last_step,
             intermediate={} if reporter is None else dict(reporter.intermediate),
             pruner_attrs={} if reporter is None else reporter.system_attrs,
         )
-    except Exception as exc:  # a failing trial is a result, not a crash of the sweep
+
+    def record_pruned(self, pruned: Any) -> TrialResult:
+        task, client = self._open()
+        try:
+            return _pruned(task, client, self.metric_name, self.reporter, pruned, self.started, self.fit_time)
+        except Exception as exc:  # not recorded: the trial counts as failed
+            return self._failed(task, client, exc, "record")
+
+    def record_failure(self, exc: Exception, stage: str) -> TrialResult:
+        task, client = self._open()
+        return self._failed(task, client, exc, stage)
+
+    def _failed(self, task: TrialTask, client: Any, exc: Exception, stage: str) -> TrialResult:
         error = "".join(traceback.format_exception(exc))
         if stage == "record":
             error += f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed"
@@ -464,8 +643,8 @@ def run_trial(task: TrialTask | ObjectiveTask) -> TrialResult:
             family=task.family.name,
             params=task.params,
             state=TrialState.FAILED,
-            duration=time.perf_counter() - started,
-            fit_time=fit_time,
+            duration=time.perf_counter() - self.started,
+            fit_time=self.fit_time,
             error=error,
             recorded=terminated,
         )

@@ -19,7 +19,8 @@ _E = TypeVar("_E", bound="BaseExecutor")
 class BaseExecutor(abc.ABC):
     """Runs trials somewhere else than the driver thread and hands back futures.
 
-    The engine keeps at most :attr:`slots` trials in flight; whenever one finishes it submits the next at once.
+    The engine keeps at most :attr:`slots` trials computing; whenever one is computed (see :meth:`computed`) or
+    finishes it submits the next at once.
     An executor is a context manager: leaving the ``with`` block shuts it down.
     """
 
@@ -48,6 +49,13 @@ class BaseExecutor(abc.ABC):
     @abc.abstractmethod
     def submit(self, task: TrialTask) -> Future[TrialResult]:
         """Start a trial; the future resolves to its result (or raises when the task itself was lost)."""
+
+    def computed(self, future: Future[TrialResult]) -> Future[float | None] | None:
+        """A future that resolves when ``future``'s trial is computed and its slot free for the next trial, while
+        its results are still being recorded, to the trial's value as computed (None: it failed or was pruned);
+        None: the slot is free when ``future`` resolves."""
+        del future  # trials here hold their slot until they are recorded
+        return None
 
     @abc.abstractmethod
     def cancel_all(self) -> None:

@@ -4,14 +4,19 @@ A Spark job per trial costs tens of milliseconds of scheduling, a Python worker 
 closure. Here each slot is one long-running single-task Spark job (its own job group, so it can be cancelled alone)
 whose Python process connects back to the driver over TCP, runs the trials it is sent one after another, and keeps
 its imports, its autolog set-up and its cached data warm between trials. The worker creates each trial's child run
-itself, so handing out a trial costs the driver no store write.
+itself, while the trial starts, so handing out a trial costs the driver no store write and the slot no wait. A slot
+is free for its next trial as soon as its last one is computed: the worker records that one (its model, metrics and
+end: ~10 ms of SQLite writes for a small trial, more with a model) in a thread of its own while it computes the next,
+and the trial counts as finished only once its result, recorded, is back. So a slot holds at most two trials, one
+computing and one recording.
 
-Cancelling a trial is prompt: the driver cancels the slot's job group and closes its connection, so the trial is
-recorded KILLED at once, and the worker, seeing its connection closed while a trial runs, ends its process before
-the trial can record anything. The slot is started again when there is work for it. :meth:`shutdown` never waits
-long: idle slots are told to stop (their Python workers return to Spark for reuse), busy or still-starting ones are
-cancelled. A pool that is never shut down is released when it is garbage collected or the interpreter exits (with a
-``ResourceWarning``), so it does not keep its task slots from the next sweep.
+Cancelling a trial is prompt: the driver waits for the trial the slot may still be recording (milliseconds), then
+cancels the slot's job group and closes its connection, so the trial is recorded KILLED at once, and the worker,
+seeing its connection closed while a trial runs, ends its process before the trial can record anything. The slot is
+started again when there is work for it. :meth:`shutdown` never waits long: idle slots are told to stop (their
+Python workers return to Spark for reuse), busy or still-starting ones are cancelled. A pool that is never shut down
+is released when it is garbage collected or the interpreter exits (with a ``ResourceWarning``), so it does not keep
+its task slots from the next sweep.
 
 Security: the driver listens on its own Spark host address only, and every connection must present a random token.
 """
@@ -32,11 +37,11 @@ import uuid
 import warnings
 import weakref
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialError, TrialLostError
-from sparksweep.search.executors._spark import BroadcastData, SparkExecutor
+from sparksweep.search.executors._spark import BroadcastData, SparkExecutor, spark_setting
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
 
     from sparksweep.data import TrainingData
     from sparksweep.search.trial import TrialResult
-    from sparksweep.search.worker import TrialTask
+    from sparksweep.search.worker import ComputedTrial, TrialTask
 
 __all__ = ["SparkPoolExecutor"]
 
@@ -55,10 +60,12 @@ _HEADER = struct.Struct("!Q")
 _CONNECT_TIMEOUT = 60.0
 _SHUTDOWN_WAIT = 3.0
 """Seconds :meth:`SparkPoolExecutor.shutdown` waits for its slots to give their task slots back to Spark."""
+_RECORD_WAIT = 2.0
+"""Seconds a cancellation waits for the trial the same slot is still recording, before it ends the slot."""
 _MAX_START_FAILURES = 3
 """A slot whose Spark task ends this many times in a row before it connects is not started again."""
 
-_Item = tuple["TrialTask", "Future[TrialResult]"]
+_Item = tuple["TrialTask", "_TrialFuture"]
 
 
 def _send(sock: socket.socket, message: Any) -> None:
@@ -94,15 +101,15 @@ def _no_delay(sock: socket.socket) -> None:
 class _Inbox:
     """The worker's side of the connection, read by a thread of its own so a cancellation is seen mid-trial.
 
-    When the driver closes the connection while a trial runs (a cancelled trial, a pool shut down, a dead driver),
-    the process ends at once: the trial must not record anything after the driver recorded it KILLED.
+    When the driver closes the connection while a trial runs or records (a cancelled trial, a pool shut down, a dead
+    driver), the process ends at once: the trial must not record anything after the driver recorded it KILLED.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._messages: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
-        self._busy = False
+        self._busy = 0  # trials computing or recording in this process
         self._closed = False
         threading.Thread(target=self._read, name="sparksweep-slot-inbox", daemon=True).start()
 
@@ -128,12 +135,13 @@ class _Inbox:
         with self._lock:
             if self._closed:
                 return False
-            self._busy = True
+            self._busy += 1
             return True
 
     def end(self) -> None:
+        """Mark a trial as reported (its result or error sent)."""
         with self._lock:
-            self._busy = False
+            self._busy -= 1
 
 
 def _serve(
@@ -146,19 +154,15 @@ def _serve(
     tracking_uri: str | None,
 ) -> Iterator[int]:
     """The body of a slot's Spark task: run the trials the driver sends until it says stop."""
-    # The partition's input is read to its end: a Python worker whose input is left unread is not reused by Spark,
-    # so the next sweep's slots would start new processes and import everything again.
-    for _ in rows:
-        pass
-    # Imported, and the store opened, before saying hello, so the first trial does not pay for them (the driver
-    # prepares meanwhile). The first MlflowClient of a process opens the store (~0.7 s for SQLite); later ones
-    # reuse it.
-    from mlflow import MlflowClient
-
-    from sparksweep.search.worker import open_trial_run, run_trial
+    # Imported before saying hello, so the first trial does not pay for the imports (the driver prepares
+    # meanwhile). The store opens in the background (the first MlflowClient of a process: ~0.5 s for SQLite): the
+    # first trial starts at once and its run is created once the store is open (see RunOpening).
+    from sparksweep.search.worker import start_trial, tracking_client
 
     if tracking_uri is not None:
-        MlflowClient(tracking_uri)
+        threading.Thread(
+            target=tracking_client, args=(tracking_uri,), name="sparksweep-open-store", daemon=True
+        ).start()
 
     # The handles ride in this job's closure, so their broadcasts are loaded in this task; trials sent later over
     # the socket refer to the same broadcast ids.
@@ -166,34 +170,104 @@ def _serve(
     with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT) as sock:
         sock.settimeout(None)
         _no_delay(sock)
-        _send(sock, ("hello", token, slot))
+        sending = threading.Lock()  # "started" comes from the thread that creates the trial's run
+
+        def say(message: Any) -> None:
+            with sending:
+                _send(sock, message)
+
+        say(("hello", token, slot))
         inbox = _Inbox(sock)
+
+        def report(computed: ComputedTrial) -> None:
+            """Record a computed trial and send its result (or why it could not be recorded)."""
+            try:
+                say(("result", computed.number, computed.record()))
+            except Exception:  # not even recorded: the driver records it
+                say(("error", computed.number, traceback.format_exc()))
+            finally:
+                inbox.end()
+
+        recording: threading.Thread | None = None
         try:
             while True:
                 message = inbox.next()
                 if message is None or message[0] == "stop" or not inbox.begin():
                     break
+                task = message[1]
+
+                def opened(run_id: str, number: int = task.number) -> None:
+                    say(("started", number, run_id))
+
                 try:
-                    task = open_trial_run(message[1])  # the child run, created here rather than by the driver
-                    _send(sock, ("started", task.number, task.run_id))
-                    _send(sock, ("result", run_trial(task)))
-                except Exception:  # the trial could not even be recorded: tell the driver, keep serving
-                    _send(sock, ("error", traceback.format_exc()))
-                inbox.end()
+                    # The worker creates the child run while the trial starts, and names it to the driver then.
+                    computed = start_trial(task, on_open=opened)
+                except Exception:  # the trial could not even start: tell the driver, keep serving
+                    say(("error", task.number, traceback.format_exc()))
+                    inbox.end()
+                    continue
+                if recording is not None:
+                    recording.join()  # one trial records while the next computes
+                    recording = None
+                if computed.same_thread:
+                    report(computed)
+                    continue
+                # The slot is free once the trial is computed: the driver sends the next one while this one records.
+                recording = threading.Thread(
+                    target=report, args=(computed,), name=f"sparksweep-record-{task.number}", daemon=True
+                )
+                recording.start()
+                say(("computed", task.number, computed.value))
         finally:
+            if recording is not None:
+                recording.join()
             with contextlib.suppress(OSError):  # wakes the inbox's reader; the driver may have closed it already
                 sock.shutdown(socket.SHUT_RDWR)
+    # The partition's input is read to its end: a Python worker whose input is left unread is not reused by Spark,
+    # so the next sweep's slots would start new processes and import everything again. Read last: its end comes
+    # from the JVM tens of milliseconds after the task starts, and the slot connects meanwhile.
+    for _ in rows:
+        pass
     yield slot
+
+
+class _TrialFuture(Future["TrialResult"]):
+    """A trial's future, with a second one that resolves when its slot has computed it (and records it while it
+    takes the next trial)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.computed: Future[float | None] = Future()
+        """Resolves to the trial's value as computed (None: failed or pruned) when its slot is free again."""
+
+    def free_slot(self, value: float | None) -> None:
+        if not self.computed.done():
+            self.computed.set_result(value)
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A trial sent to a slot that has not reported its result yet."""
+
+    number: int
+    future: _TrialFuture
+    run_id: str | None = None
 
 
 @dataclass(eq=False)
 class _Connection:
-    """A slot's connection as the driver sees it, and the trial it runs."""
+    """A slot's connection as the driver sees it: the trial it computes and the one it records."""
 
     slot: int
     sock: socket.socket
-    number: int | None = None
-    run_id: str | None = None
+    flights: dict[int, _Flight] = field(default_factory=dict)
+    computing: int | None = None
+    """The trial the slot computes (it gets the next one once this one is computed)."""
+    free: threading.Event = field(default_factory=threading.Event)
+    closed: bool = False
+
+    def recording(self) -> list[_Flight]:
+        return [f for n, f in self.flights.items() if n != self.computing]
 
 
 class _Slots:
@@ -206,7 +280,7 @@ class _Slots:
     def __init__(self, sc: SparkContext, parallelism: int) -> None:
         self.sc = sc
         self.parallelism = parallelism
-        self.host = sc.getConf().get("spark.driver.host", "127.0.0.1")
+        self.host = spark_setting(sc, "spark.driver.host", "127.0.0.1")
         self.token = secrets.token_hex(16)
         self.prefix = f"sparksweep-pool-{uuid.uuid4().hex[:8]}"
         self.server = socket.create_server((self.host, 0))
@@ -322,66 +396,109 @@ class _Slots:
             ).start()
 
     def _feed(self, conn: _Connection) -> None:
-        """Hand trials to one slot, one at a time, and resolve their futures."""
-        try:
-            while self._feed_one(conn):
-                pass
-        finally:
+        """Hand trials to one slot: the next one as soon as the slot has computed its last (its results are recorded
+        meanwhile, and reported to :meth:`_listen`)."""
+        threading.Thread(target=self._listen, args=(conn,), name=f"sparksweep-listen-{conn.slot}", daemon=True).start()
+        conn.free.set()
+        while True:
+            conn.free.wait()
+            if conn.closed:
+                return
+            item = self.queue.get()
+            if item is None:
+                with contextlib.suppress(OSError):  # a slot already gone has nothing left to stop
+                    _send(conn.sock, ("stop",))
+                return
+            task, future = item
             with self.lock:
-                self.connections.remove(conn)
-            conn.sock.close()
-
-    def _feed_one(self, conn: _Connection) -> bool:
-        """Send the next trial to ``conn``'s slot and resolve its future; False when the slot is done."""
-        item = self.queue.get()
-        if item is None:
-            with contextlib.suppress(OSError):  # a slot already gone has nothing left to stop
-                _send(conn.sock, ("stop",))
-            return False
-        task, future = item
-        with self.lock:
-            if task.number in self.dropped:
-                self.dropped.discard(task.number)
-                future.cancel()
-            if not future.set_running_or_notify_cancel():
-                return True  # cancelled while queued: the engine records it
-            conn.number, conn.run_id = task.number, None
-        try:
-            _send(conn.sock, ("trial", task))
-            while True:
-                message = _recv(conn.sock)
-                if message[0] != "started":
+                if conn.closed:  # the slot went away while this thread waited for work: another slot takes it
+                    self.queue.put(item)
                     break
-                with self.lock:
-                    conn.run_id = str(message[2])
+                if task.number in self.dropped:
+                    self.dropped.discard(task.number)
+                    future.cancel()
+                if not future.set_running_or_notify_cancel():
+                    continue  # cancelled while queued: the engine records it
+                conn.flights[task.number] = _Flight(task.number, future)
+                conn.computing = task.number
+                conn.free.clear()
+            try:
+                _send(conn.sock, ("trial", task))
+            except OSError:
+                return  # the listener fails the trial (its connection is gone)
+        self.ensure_slots()  # for the trial put back
+
+    def _listen(self, conn: _Connection) -> None:
+        """Read one slot's messages and resolve its trials' futures; fail the ones left when the slot goes."""
+        error: BaseException | None = None
+        try:
+            while True:
+                self._on_message(conn, _recv(conn.sock))
         except (OSError, ConnectionError, EOFError, struct.error) as exc:
-            future.set_exception(
-                TrialLostError(f"the Spark task running trial {task.number} was lost: {exc}", run_id=conn.run_id)
-            )
-            return False
+            error = exc
         finally:
             with self.lock:
-                run_id, conn.number, conn.run_id = conn.run_id, None, None
-        if message[0] == "result":
-            future.set_result(message[1])
+                conn.closed = True
+                lost = list(conn.flights.values())
+                conn.flights.clear()
+                conn.computing = None
+                self.connections.remove(conn)
+                self.lock.notify_all()
+            conn.free.set()  # wakes the feeder, which ends
+            conn.sock.close()
+            for flight in lost:
+                why = f"the Spark task running trial {flight.number} was lost: {error}"
+                flight.future.free_slot(None)
+                if not flight.future.done():
+                    flight.future.set_exception(TrialLostError(why, run_id=flight.run_id))
+
+    def _on_message(self, conn: _Connection, message: Any) -> None:
+        kind, number = message[0], int(message[1])
+        with self.lock:
+            flight = conn.flights.get(number)
+            if flight is None:
+                return  # a trial already failed by a cancellation
+            if kind == "started":
+                flight.run_id = str(message[2])
+                return
+            if conn.computing == number:
+                conn.computing = None
+                conn.free.set()
+            if kind == "computed":
+                flight.future.free_slot(message[2])
+                return
+            del conn.flights[number]
+            self.lock.notify_all()
+        if kind == "result":
+            flight.future.free_slot(message[2].value)
+            flight.future.set_result(message[2])
         else:
-            future.set_exception(
-                TrialLostError(f"trial {task.number} could not be run or recorded:\n{message[1]}", run_id=run_id)
+            flight.future.free_slot(None)
+            flight.future.set_exception(
+                TrialLostError(f"trial {number} could not be run or recorded:\n{message[2]}", run_id=flight.run_id)
             )
-        return True
 
     # ---- cancellation and shutdown ----------------------------------------------------------------------------
     def cancel(self, number: int) -> None:
         with self.lock:
-            conn = next((c for c in self.connections if c.number == number), None)
+            conn = next((c for c in self.connections if c.computing == number), None)
             if conn is None:
-                self.dropped.add(number)  # still queued: the slot that takes it drops it
-                return
-        self._kill(conn)
+                if not any(number in c.flights for c in self.connections):
+                    self.dropped.add(number)  # still queued: the slot that takes it drops it
+                return  # computed already: its results are being recorded
+        self._kill(conn, number)
 
-    def _kill(self, conn: _Connection) -> None:
-        """Stop the trial ``conn``'s slot runs: its job is cancelled (so Spark does not retry the task) and the
-        connection closed, which fails the trial's future now and ends the worker's process."""
+    def _kill(self, conn: _Connection, number: int | None = None) -> None:
+        """Stop the trial ``conn``'s slot computes (``number``, if given): its job is cancelled (so Spark does not
+        retry the task) and the connection closed, which fails the trial's future now and ends the worker's process.
+        A trial the slot is still recording is waited for first (a few seconds at most), so it is not lost with it;
+        if ``number`` was computed meanwhile, the slot is left alone."""
+        deadline = time.monotonic() + _RECORD_WAIT
+        with self.lock:
+            while conn.recording() and not conn.closed and time.monotonic() < deadline:
+                self.lock.wait(deadline - time.monotonic())
+            if number is not None and conn.computing != number:
+                return
         if self._spark_alive():
             self.sc.cancelJobGroup(self.group(conn.slot))
         with contextlib.suppress(OSError):  # already closed by its own end
@@ -406,7 +523,7 @@ class _Slots:
     def cancel_all(self) -> None:
         self.drain()
         with self.lock:
-            busy = [c for c in self.connections if c.number is not None]
+            busy = [c for c in self.connections if c.computing is not None]
         for conn in busy:
             self._kill(conn)
 
@@ -427,9 +544,9 @@ class _Slots:
             )
         self.drain()
         for conn in connections:
-            if conn.number is not None:
+            if conn.computing is not None:
                 self._kill(conn)
-            self.queue.put(None)  # an idle slot's feed sends it "stop"
+            self.queue.put(None)  # an idle slot's feed sends it "stop" (after it has recorded its last trial)
         with contextlib.suppress(OSError):  # wakes the acceptor on Linux; closing again is harmless
             self.server.shutdown(socket.SHUT_RDWR)
         self.server.close()
@@ -490,10 +607,15 @@ class SparkPoolExecutor(SparkExecutor):
         if self._slots.closing:
             raise TrialError("this SparkPoolExecutor was shut down; create a new one for another sweep")
         self._slots.start()
-        future: Future[TrialResult] = Future()
+        future = _TrialFuture()
         self._slots.queue.put((task, future))
         self._slots.ensure_slots()  # a slot ended by a cancellation starts again now that there is work
         return future
+
+    def computed(self, future: Future[TrialResult]) -> Future[float | None] | None:
+        """Resolves to the trial's value when it is computed: its slot takes the next trial while it records this
+        one."""
+        return future.computed if isinstance(future, _TrialFuture) else None
 
     @property
     def can_cancel_running(self) -> bool:
@@ -501,7 +623,7 @@ class SparkPoolExecutor(SparkExecutor):
 
     def cancel(self, number: int) -> None:
         """Stop trial ``number`` now: its slot's job is cancelled and its worker process ends; the slot is
-        started again for the next trial."""
+        started again for the next trial. A trial already computed is left to record its results."""
         self._slots.cancel(number)
 
     def cancel_all(self) -> None:
