@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sparksweep.models import get_family
-from sparksweep.search.worker import cv_folds
+from sparksweep.search.worker import cv_folds, race_lost
 
 
 @pytest.mark.parametrize("stratify", [True, False])
@@ -41,3 +41,24 @@ def test_the_boosting_families_declare_that_they_stop_early() -> None:
     stopping = {"lightgbm", "xgboost", "sklearn.hist_gradient_boosting", "sklearn.gradient_boosting"}
     for name in [*stopping, "sklearn.random_forest", "sklearn.extra_trees", "sklearn.linear"]:
         assert get_family(name).stops_early is (name in stopping)
+
+
+def test_a_trial_clearly_behind_the_best_on_its_first_folds_loses_its_race() -> None:
+    best = [0.10, 0.12, 0.08, 0.10]  # fold-to-fold sd ~0.014
+    assert race_lost([0.30], best, k=4, maximize=False)
+    assert race_lost([0.13, 0.14], best, k=4, maximize=False)  # 0.135 against 0.11 on the same two folds
+    assert not race_lost([0.11], best, k=4, maximize=False)  # behind, but within the folds' spread
+    assert not race_lost([0.09], best, k=4, maximize=False)  # ahead
+    assert not race_lost([0.30, 0.30, 0.30, 0.30], best, k=4, maximize=False)  # every fold scored: it finishes
+
+
+def test_racing_a_higher_is_better_metric_stops_the_lower_scores() -> None:
+    best = [0.90, 0.92, 0.88]
+    assert race_lost([0.70], best, k=3, maximize=True)
+    assert not race_lost([0.95], best, k=3, maximize=True)
+
+
+def test_no_race_without_the_best_trial_s_scores_on_every_fold() -> None:
+    assert not race_lost([0.5], [], k=3, maximize=False)
+    assert not race_lost([0.5], [0.1, 0.1], k=3, maximize=False)  # a best trial scored on fewer folds
+    assert not race_lost([], [0.1, 0.1, 0.1], k=3, maximize=False)

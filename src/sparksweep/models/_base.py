@@ -136,6 +136,24 @@ class BaseModelFamily(abc.ABC):
         model.fit(data.X_train, data.y_train, **self.weight_kwargs(model, data))
         return model
 
+    def fitted_rounds(self, model: Any) -> int | None:
+        """The boosting rounds ``model`` (fitted by :meth:`fit`) predicts with after early stopping; None for a
+        family that does not stop early (or cannot say), whose refit then fits as :meth:`fit` does."""
+        return None
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        """Fit on all of ``data``'s training rows for exactly ``rounds`` rounds, without a stopping set, and return
+        the fitted model.
+
+        The refit of a trial uses it with the rounds early stopping chose in the trial (:meth:`fitted_rounds`, the
+        mean over CV folds), so the final model learns from every row instead of keeping a share to stop on.
+        Families whose :meth:`fitted_rounds` returns a number implement it.
+        """
+        raise NotImplementedError(
+            f"model family {self.name!r} reports its fitted rounds but cannot fit a fixed number of them; "
+            "implement fit_rounds, or return None from fitted_rounds"
+        )
+
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
         """Fit like :meth:`fit`, calling ``report(step, predict)`` as training goes (for pruning).
 

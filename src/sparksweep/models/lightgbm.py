@@ -78,6 +78,15 @@ class LightGBMFamily(BaseModelFamily):
         )
         return estimator
 
+    def fitted_rounds(self, model: Any) -> int | None:
+        rounds = int(getattr(model, "best_iteration_", 0) or 0)
+        return rounds if rounds > 0 else None
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        estimator.set_params(n_estimators=rounds)
+        estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train)
+        return estimator
+
     def save(self, estimator: Any, directory: Path) -> SavedModel:
         path = directory / "model.lgb.txt"
         estimator.booster_.save_model(str(path))

@@ -67,6 +67,18 @@ class XGBoostFamily(BaseModelFamily):
         )
         return estimator
 
+    def fitted_rounds(self, model: Any) -> int | None:
+        try:
+            best = model.best_iteration  # 0-based; set when early stopping watched an eval set
+        except AttributeError:
+            return None
+        return int(best) + 1
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        estimator.set_params(n_estimators=rounds, early_stopping_rounds=None)
+        estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train, verbose=False)
+        return estimator
+
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
         # XGBoost evaluates its eval set every round on cached predictions it updates incrementally; a custom metric
         # receives them, so reporting re-predicts nothing. A custom metric is evaluated after the built-in ones, and

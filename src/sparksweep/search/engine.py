@@ -466,6 +466,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "seed": spec.search.seed,
         "pruner": spec.search.pruner,
         "cv": spec.search.cv,
+        "cv_racing": spec.search.cv_racing,
         "warm_start": spec.search.warm_start,
         "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
@@ -503,6 +504,7 @@ def _model_task_factory(
             log_model=spec.tracking.log_models,
             pruning=pruning,
             cv=spec.search.cv,
+            cv_seed=base_seed,  # the same folds for every trial: their fold scores pair up (cv_racing compares them)
         )
 
     return make
@@ -640,6 +642,8 @@ class _Loop:
             child = self.tracker.trial_run(number, proposal.family, proposal.params)
             pruning = None if self.ledger is None else self.ledger.snapshot()
             task = self.make_task(number, child, proposal, handle, pruning)
+            if self.spec.cv_racing and isinstance(task, TrialTask):
+                task = replace(task, race=_fold_scores(self.progress.best, self.metric.name))
             self.running[self.runner.submit(task)] = _InFlight(number, proposal)
 
     def _wake_in(self) -> float | None:
@@ -719,6 +723,16 @@ class _Loop:
         if self.on_trial is not None:
             self.on_trial(result, p)
         self._check_stop()
+
+
+def _fold_scores(best: TrialResult | None, metric: str) -> tuple[float, ...] | None:
+    """The CV fold scores of the best finished trial (what ``cv_racing`` races against); None before there is one."""
+    if best is None:
+        return None
+    scores: list[float] = []
+    while f"{metric}_fold_{len(scores)}" in best.metrics:
+        scores.append(best.metrics[f"{metric}_fold_{len(scores)}"])
+    return tuple(scores) or None
 
 
 def _started_run(future: Future[Any]) -> str | None:
