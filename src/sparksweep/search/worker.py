@@ -203,8 +203,14 @@ class _CrossValidation:
 
 def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _CrossValidation:
     """Score ``task``'s model by k-fold CV over the training and validation rows (stratified for classification);
-    each fold fits on k-1 parts and is scored on the held-out part. With ``task.race`` the folds stop early once the
-    trial is clearly behind the best trial (:func:`race_lost`)."""
+    each fold fits on k-1 parts and is scored on the held-out part.
+
+    A family with ``cv_rounds`` (LightGBM, XGBoost) fits each fold on all of its k-1 parts and stops early on the
+    part it is scored on; every fold is then scored at the one number of rounds where the folds' mean loss was
+    lowest (``lightgbm.cv``'s and ``xgboost.cv``'s rule), which is the number the refit uses. Other early-stopping
+    families stop on a share of each fold's training rows (:func:`cv_folds`). With ``task.race`` the folds stop
+    once the trial is clearly behind the best trial (:func:`race_lost`).
+    """
     import numpy as np
     import pandas as pd
 
@@ -215,9 +221,13 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
     weights = None if data.w_train is None else _concat(data.w_train, np.ones(len(data.y_valid)))
     k = task.cv or 5
     seed = task.seed if task.cv_seed is None else task.cv_seed
+    family = task.family
+    shared = family.stops_early and family.cv_rounds
     out = _CrossValidation()
+    fitted: list[tuple[Any, pd.DataFrame, np.ndarray]] = []  # (model, scored rows, their targets) per fold
+    curves: list[list[float]] = []
     for fit_idx, stop_idx, score_idx in cv_folds(
-        y, k=k, seed=seed, stratify=task.task != "regression", stops_early=task.family.stops_early
+        y, k=k, seed=seed, stratify=task.task != "regression", stops_early=family.stops_early and not shared
     ):
         fold = dataclasses.replace(
             data,
@@ -229,20 +239,32 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
             # Weights are known for the training rows; the validation rows joining the folds count as 1.
             w_train=None if weights is None else weights[fit_idx],
         )
-        estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
+        estimator = family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
         t0 = time.perf_counter()
-        out.model = task.family.fit(estimator, fold)
+        out.model = family.fit(estimator, fold)
         out.fit_time += time.perf_counter() - t0
-        rounds = task.family.fitted_rounds(out.model)
-        if rounds is not None:
-            out.rounds.append(rounds)
-        prediction = task.family.predict(out.model, X.iloc[score_idx].reset_index(drop=True), task.task)
-        out.scores.append(metric(y[score_idx], prediction))
+        X_score = X.iloc[score_idx].reset_index(drop=True)
+        # With shared rounds this is the fold at its own best round: a score the shared round can only match, so a
+        # race judged on it stops no trial that the final scores would keep.
+        out.scores.append(metric(y[score_idx], family.predict(out.model, X_score, task.task)))
+        if shared:
+            fitted.append((out.model, X_score, y[score_idx]))
+            curves.append(family.round_curve(out.model))
+        else:
+            rounds = family.fitted_rounds(out.model)
+            if rounds is not None:
+                out.rounds.append(rounds)
         if task.race is not None and race_lost(
             out.scores, list(task.race), k=k, maximize=metric.direction is Direction.MAXIMIZE
         ):
             out.lost_race = True
-            break
+            return out
+    if shared and curves:
+        common = min(len(curve) for curve in curves)
+        mean = np.mean([curve[:common] for curve in curves], axis=0)
+        best = int(np.argmin(mean)) + 1
+        out.rounds = [best]
+        out.scores = [metric(y_s, family.predict_rounds(model, X_s, task.task, best)) for model, X_s, y_s in fitted]
     return out
 
 
