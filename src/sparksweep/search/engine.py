@@ -317,7 +317,16 @@ def _sweep(
         space = build_space(spec.models, dataset.task, spec.search.space)
         for name in spec.models:  # data a family cannot fit is refused before any trial runs
             get_family(name).check_data(dataset.training)
-        searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
+        # Starting from each family's defaults, TPE models those trials at once rather than after 10 random ones
+        # (as FLAML searches on from its starting points): under a tight budget the random start was most of it.
+        defaults = resume is None and spec.search.warm_start is None and spec.search.start_from_defaults
+        searcher = make_searcher(
+            spec.search.algorithm,
+            space,
+            metric.direction,
+            spec.search.seed,
+            startup=len(spec.models) if defaults else None,
+        )
         past: list[RecordedTrial] = []
         if resume is not None:
             parent = read_sweep_run(tracker.client, resume.parent_run_id)
