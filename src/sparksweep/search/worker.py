@@ -49,8 +49,8 @@ __all__ = [
 
 _ERROR_TAG_LIMIT = 4000
 ROUNDS_METRIC = "n_rounds"
-"""The boosting rounds early stopping kept in a trial (the mean over CV folds); the refit fits that many on all
-the rows instead of stopping early on a share of them."""
+"""The boosting rounds early stopping kept in a trial (with CV: the one number every fold was scored at, or the mean
+over the folds); the refit fits that many on all the rows instead of stopping early on a share of them."""
 
 
 class DataHandle(Protocol):
