@@ -52,8 +52,9 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
 
     A family that stops early fits on all of those rows for the rounds early stopping kept in the trial (its
     ``n_rounds`` metric: the mean over CV folds), as the peers' final fits do; a trial recorded without them (an
-    older sweep's) keeps a share of the rows to stop on instead (:func:`refit_data`). Stopping on a fifth of the rows
-    cost ~40% in log loss on scikit-learn's digits (1,347 training rows, 10 classes) against fitting on all of them.
+    older sweep's) keeps a share of the rows to stop on instead (:func:`refit_data`). On scikit-learn's digits (1,347
+    training rows, 10 classes) LightGBM at its defaults scored a test log loss of 0.100 stopped on a fifth of the rows,
+    0.063 fitted on all of them for the rounds 5-fold CV chose.
     The gate that follows judges the refit model on the untouched test rows.
     """
     import mlflow
