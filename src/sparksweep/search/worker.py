@@ -268,15 +268,23 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
     return out
 
 
+RACE_MARGIN = 2.0
+"""How many standard errors a raced CV trial must be behind the best trial to stop (see :func:`race_lost`)."""
+
+
 def race_lost(scores: list[float], best: list[float], *, k: int, maximize: bool) -> bool:
-    """Whether a CV trial with ``scores`` on its first folds is clearly behind the best finished trial (``best``: its
-    scores on the same k folds) and can stop: its mean over the folds so far is worse than the best trial's over the
-    same folds by more than the best trial's fold-to-fold standard deviation. Never once every fold is scored.
+    """Whether a CV trial with ``scores`` on its first n folds is clearly behind the best finished trial (``best``: its
+    scores on the same k folds) and can stop: its mean over those folds is worse than the best trial's over the same
+    folds by more than :data:`RACE_MARGIN` standard errors, taking the best trial's fold-to-fold standard deviation
+    as a fold's noise (so by more than 2 sd after one fold, 1 sd after four). Never once every fold is scored.
+
+    With one standard deviation after any fold, on breast cancer (fold AUCs within ~0.005 of each other) 60 of 70
+    trials stopped after their first fold, most of them within noise of the best, and the search learnt little.
 
     Example:
         >>> race_lost([0.30], [0.10, 0.12, 0.08], k=3, maximize=False)
         True
-        >>> race_lost([0.11], [0.10, 0.12, 0.08], k=3, maximize=False)
+        >>> race_lost([0.12], [0.10, 0.12, 0.08], k=3, maximize=False)
         False
     """
     n = len(scores)
@@ -285,7 +293,7 @@ def race_lost(scores: list[float], best: list[float], *, k: int, maximize: bool)
     gap = sum(scores) / n - sum(best[:n]) / n
     if maximize:
         gap = -gap
-    return gap > _std(best[:k])
+    return gap > RACE_MARGIN * _std(best[:k]) / math.sqrt(n)
 
 
 STOPPING_SHARE = 0.2
