@@ -170,8 +170,9 @@ class SearchSpec(_Strict):
     cv_racing: bool = Field(
         default=False,
         description="With cv: stop a trial after a fold once its mean over the folds so far is worse than the best "
-        "finished trial's on the same folds by more than that trial's fold-to-fold standard deviation; it is "
-        "recorded as pruned with the folds it scored. For tight budgets: hopeless trials cost a fold or two, not k.",
+        "finished trial's on the same folds by more than two standard errors (that trial's fold-to-fold standard "
+        "deviation over the root of the folds scored); it is recorded as pruned with the folds it scored. For tight "
+        "budgets: hopeless trials cost a fold or two, not k.",
     )
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."

@@ -278,8 +278,8 @@ def race_lost(scores: list[float], best: list[float], *, k: int, maximize: bool)
     folds by more than :data:`RACE_MARGIN` standard errors, taking the best trial's fold-to-fold standard deviation
     as a fold's noise (so by more than 2 sd after one fold, 1 sd after four). Never once every fold is scored.
 
-    With one standard deviation after any fold, on breast cancer (fold AUCs within ~0.005 of each other) 60 of 70
-    trials stopped after their first fold, most of them within noise of the best, and the search learnt little.
+    With one standard deviation after any fold, most of ~70 breast-cancer trials (fold AUCs within ~0.005 of each
+    other) stopped after their first fold, many of them within noise of the best, and the search learnt little.
 
     Example:
         >>> race_lost([0.30], [0.10, 0.12, 0.08], k=3, maximize=False)
