@@ -144,6 +144,8 @@ def test_search_keys_for_budgets_pruning_and_space_overrides() -> None:
     ("search", "words"),
     [
         ({"pruner": "median", "cv": 5}, "cannot be combined with cv=5"),
+        ({"cv_racing": True}, "cv_racing: true races the folds"),
+        ({"cv": 5, "cv_racing": "sometimes"}, "search.cv_racing"),
         ({"pruner": "asha"}, "search.pruner"),
         ({"space": {"xgboost": {"max_depth": {"type": "int", "low": 2, "high": 9}}}}, "not in 'models'"),
         ({"space": {"lightgbm": {"num_leaves": {"type": "int", "low": 8}}}}, "needs both 'low' and 'high'"),

@@ -167,6 +167,13 @@ class SearchSpec(_Strict):
     cv: int | None = Field(
         default=None, ge=2, le=20, description="k-fold cross-validation instead of the holdout split (stratified)."
     )
+    cv_racing: bool = Field(
+        default=False,
+        description="With cv: stop a trial after a fold once its mean over the folds so far is worse than the best "
+        "finished trial's on the same folds by more than two standard errors (that trial's fold-to-fold standard "
+        "deviation over the root of the folds scored); it is recorded as pruned with the folds it scored. For tight "
+        "budgets: hopeless trials cost a fold or two, not k.",
+    )
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
     )
@@ -200,6 +207,11 @@ class SearchSpec(_Strict):
             raise ValueError(
                 f"pruner {self.pruner!r} cannot be combined with cv={self.cv} (a pruned trial would leave folds "
                 "unscored); use the holdout split (remove 'cv') or set pruner: none"
+            )
+        if self.cv_racing and self.cv is None:
+            raise ValueError(
+                "cv_racing: true races the folds of k-fold cross-validation, and 'cv' is not set; set cv (e.g. "
+                "cv: 5) or remove cv_racing"
             )
         return self
 

@@ -138,3 +138,38 @@ def test_refit_data_keeps_a_stopping_set_only_for_families_that_stop_early(churn
         original.sort_values(list(original.columns)).reset_index(drop=True),
     )
     assert stopping.categories == data.categories
+
+
+def test_refit_of_a_trial_without_recorded_rounds_stops_early_on_a_share_of_the_rows(
+    fluent_store: FluentStore, churn: pd.DataFrame
+) -> None:
+    uri = fluent_store.uri
+    client = MlflowClient(uri, uri)
+    dataset = churn_dataset(churn)
+    logged = log_trial(uri, fluent_store.experiment_id, dataset, "lightgbm")  # an older sweep's: no n_rounds
+    common = {
+        "client": client,
+        "tracking_uri": uri,
+        "dataset": dataset,
+        "metric": get_metric("auc_roc"),
+        "sweep_run_id": logged.sweep_run_id,
+        "registration": RegisterSpec(name="rounds", refit=True, force=True),
+    }
+    old = register_champion(best=logged.trial, **common)
+    refit_run = client.get_run(client.get_model_version("rounds", old.version).run_id)
+    assert "n_rounds" not in refit_run.data.metrics
+    with_rounds = dataclasses.replace(logged.trial, metrics={"n_rounds": 12.4})
+    new = register_champion(best=with_rounds, **common)
+    refit_run = client.get_run(client.get_model_version("rounds", new.version).run_id)
+    assert refit_run.data.metrics["n_rounds"] == 12
+    # The registered model is LightGBM's 12 rounds fitted on every row of train + valid.
+    family = get_family("lightgbm")
+    both = dataclasses.replace(
+        dataset.training,
+        X_train=pd.concat([dataset.training.X_train, dataset.training.X_valid], ignore_index=True),
+        y_train=np.concatenate([dataset.training.y_train, dataset.training.y_valid]),
+    )
+    by_hand = family.fit_rounds(family.build({}, task="binary", n_jobs=1, seed=0), both, 12)
+    expected = get_metric("auc_roc")(dataset.y_test, family.predict(by_hand, dataset.X_test, "binary"))
+    assert new.candidate_score == pytest.approx(expected, abs=1e-6)
+    assert new.candidate_score != pytest.approx(old.candidate_score, abs=1e-9)

@@ -13,7 +13,7 @@ from pyspark import cloudpickle
 import tests.helpers as helpers
 import tests.search.objectives as objectives
 from sparksweep import Categorical, Float, optimize
-from sparksweep.config import validate_spec
+from sparksweep.config import RegisterSpec, validate_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
@@ -244,6 +244,47 @@ def test_cross_validation_logs_fold_scores_and_their_mean(
     assert metrics["auc_roc"] == pytest.approx(sum(folds) / 3)
     assert len(set(folds)) == 3
     assert "auc_roc_cv_std" in metrics
+
+
+def test_cross_validation_records_the_folds_mean_rounds_and_the_refit_fits_them_on_every_row(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    spec = _spec(tracking_uri, ["lightgbm"], n_trials=1, parallelism=1, cv=3)
+    spec = spec.model_copy(update={"registration": RegisterSpec(name="cv-rounds", refit=True)})
+    result = run_sweep(spec, data=small, spark=spark)
+    (trial,) = result.trials
+    client = MlflowClient(tracking_uri)
+    rounds = client.get_run(trial.run_id).data.metrics["n_rounds"]
+    assert trial.metrics["n_rounds"] == rounds
+    assert 1 <= rounds < 1000
+    assert result.champion is not None
+    version = client.get_model_version("cv-rounds", result.champion.version)
+    refit = client.get_run(version.run_id)
+    assert refit.data.tags["sparksweep.kind"] == "refit"
+    assert refit.data.metrics["n_rounds"] == round(rounds)
+
+
+def test_cv_racing_stops_a_hopeless_trial_after_its_first_fold(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    register_family(helpers.ConstantFamily(), replace=True)
+    # One trial at a time, each family first at its defaults: LightGBM finishes its 4 folds, then the constant model
+    # (AUC 0.5 on every fold) is stopped after one.
+    spec = _spec(tracking_uri, ["lightgbm", "test.constant"], n_trials=2, parallelism=1, cv=4, cv_racing=True)
+    result = run_sweep(spec, data=small, spark=spark)
+    first, second = result.trials
+    assert first.state is TrialState.COMPLETE
+    assert first.family == "lightgbm"
+    assert second.state is TrialState.PRUNED
+    assert second.family == "test.constant"
+    run = MlflowClient(tracking_uri).get_run(second.run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["sparksweep.state"] == "pruned"
+    assert run.data.metrics["pruned_step"] == 1
+    assert run.data.metrics["auc_roc_fold_0"] == pytest.approx(0.5)
+    assert "auc_roc_fold_1" not in run.data.metrics
+    assert result.best is not None
+    assert result.best.number == first.number
 
 
 def test_sweep_file_overrides_a_family_space(spark: Any, tracking_uri: str, small: pd.DataFrame) -> None:

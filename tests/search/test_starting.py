@@ -57,6 +57,31 @@ def test_every_algorithm_proposes_the_enqueued_points_first(algorithm: str) -> N
         searcher.enqueue("a", {"x": 2.0, "n": 3})
 
 
+@pytest.mark.parametrize("algorithm", ["optuna.tpe", "hyperopt.tpe"])
+def test_tpe_started_from_the_defaults_models_them_at_once(algorithm: str) -> None:
+    # Family "good" scored far better at its defaults than "bad": TPE, told to start from those two trials, proposes
+    # mostly "good"; with its 10 random start-up trials it proposes either about equally.
+    space = SearchSpace({"good": {"x": Float(0.0, 1.0)}, "bad": {"y": Float(0.0, 1.0)}})
+    counts = {}
+    for startup in (2, None):
+        searcher = make_searcher(algorithm, space, Direction.MINIMIZE, seed=4, startup=startup)
+        searcher.enqueue("good", {"x": 0.5})
+        searcher.enqueue("bad", {"y": 0.5})
+        chosen = []
+        for _ in range(10):
+            proposal = searcher.ask()
+            chosen.append(proposal.family)
+            searcher.tell(proposal, 0.0 if proposal.family == "good" else 1.0, TrialState.COMPLETE)
+        counts[startup] = chosen[2:].count("good")
+    assert counts[2] >= 6, counts
+    assert counts[2] > counts[None], counts
+
+
+def test_a_start_up_of_no_trials_is_refused() -> None:
+    with pytest.raises(SpecError, match="startup=0"):
+        make_searcher("optuna.tpe", SearchSpace({"a": {"x": Float(0.0, 1.0)}}), Direction.MINIMIZE, startup=0)
+
+
 @pytest.mark.spark
 def test_a_sweep_runs_each_family_at_its_defaults_first(spark: Any, tracking_uri: str) -> None:
     data: pd.DataFrame = generate_churn(600, seed=4)

@@ -77,6 +77,10 @@ class BaseModelFamily(abc.ABC):
     stops_early: ClassVar[bool] = False
     """True when ``fit`` uses ``data.X_valid`` to stop training (early stopping); CV then gives it a stopping set
     of its own in each fold instead of the fold it is scored on."""
+    cv_rounds: ClassVar[bool] = False
+    """True when CV may stop the family on the folds it scores and then score every fold at one shared number of
+    rounds, as ``lightgbm.cv`` and ``xgboost.cv`` do (:meth:`round_curve`, :meth:`predict_rounds`); False: it stops
+    on a share of each fold's training rows."""
     max_train_rows: ClassVar[int | None] = None
     """The most training rows the family accepts (None: no limit); larger data is refused before any trial."""
     alternatives: ClassVar[str] = "sklearn.hist_gradient_boosting, lightgbm or xgboost"
@@ -135,6 +139,33 @@ class BaseModelFamily(abc.ABC):
         model = self.with_preprocessing(estimator, data)
         model.fit(data.X_train, data.y_train, **self.weight_kwargs(model, data))
         return model
+
+    def fitted_rounds(self, model: Any) -> int | None:
+        """The boosting rounds ``model`` (fitted by :meth:`fit`) predicts with after early stopping; None for a
+        family that does not stop early (or cannot say), whose refit then fits as :meth:`fit` does."""
+        return None
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        """Fit on all of ``data``'s training rows for exactly ``rounds`` rounds, without a stopping set, and return
+        the fitted model.
+
+        The refit of a trial uses it with the rounds early stopping chose in the trial (:meth:`fitted_rounds`, the
+        mean over CV folds), so the final model learns from every row instead of keeping a share to stop on.
+        Families whose :meth:`fitted_rounds` returns a number implement it.
+        """
+        raise NotImplementedError(
+            f"model family {self.name!r} reports its fitted rounds but cannot fit a fixed number of them; "
+            "implement fit_rounds, or return None from fitted_rounds"
+        )
+
+    def round_curve(self, model: Any) -> list[float]:
+        """The loss early stopping watched on the validation rows after each round of ``model`` (lower is better),
+        for the families with :attr:`cv_rounds`."""
+        raise NotImplementedError(f"model family {self.name!r} has no per-round curve; set cv_rounds = False")
+
+    def predict_rounds(self, model: Any, X: pd.DataFrame, task: str, rounds: int) -> np.ndarray:
+        """Predictions of ``model``'s first ``rounds`` rounds, in :meth:`predict`'s convention (:attr:`cv_rounds`)."""
+        raise NotImplementedError(f"model family {self.name!r} cannot predict with part of its rounds")
 
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
         """Fit like :meth:`fit`, calling ``report(step, predict)`` as training goes (for pruning).

@@ -18,6 +18,8 @@ from sparksweep.search.pruning import RoundScorer
 from sparksweep.search.space import Distribution, Float, Int
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sparksweep.search.pruning import StepReport
 
 __all__ = ["LightGBMFamily"]
@@ -30,6 +32,7 @@ class LightGBMFamily(BaseModelFamily):
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "lightgbm"
     stops_early: ClassVar[bool] = True
+    cv_rounds: ClassVar[bool] = True
     native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:
@@ -76,6 +79,26 @@ class LightGBMFamily(BaseModelFamily):
             eval_metric=metric,
             callbacks=[lgb.early_stopping(30, first_metric_only=True, verbose=False)],
         )
+        return estimator
+
+    def fitted_rounds(self, model: Any) -> int | None:
+        rounds = int(getattr(model, "best_iteration_", 0) or 0)
+        return rounds if rounds > 0 else None
+
+    def round_curve(self, model: Any) -> list[float]:
+        # The first metric of the first eval set: the objective's loss, which early stopping watches.
+        first = next(iter(model.evals_result_.values()))
+        return [float(v) for v in next(iter(first.values()))]
+
+    def predict_rounds(self, model: Any, X: pd.DataFrame, task: str, rounds: int) -> np.ndarray:
+        if task == "regression":
+            return np.asarray(model.predict(X, num_iteration=rounds), dtype=np.float64)
+        proba = np.asarray(model.predict_proba(X, num_iteration=rounds), dtype=np.float64)
+        return proba[:, 1] if task == "binary" else proba
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        estimator.set_params(n_estimators=rounds)
+        estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train)
         return estimator
 
     def save(self, estimator: Any, directory: Path) -> SavedModel:

@@ -91,6 +91,16 @@ class HistGradientBoostingFamily(BaseModelFamily):
         estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train, X_val=data.X_valid, y_val=data.y_valid)
         return estimator
 
+    def fitted_rounds(self, model: Any) -> int | None:
+        # HGB keeps every iteration it grew (early stopping does not roll back), and predicts with all of them.
+        grown = getattr(model, "n_iter_", None)
+        return None if grown is None else int(grown)
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        estimator.set_params(max_iter=rounds, early_stopping=False)
+        estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train)
+        return estimator
+
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:
         # HGB has no callbacks: grow it with warm_start up to each report, then score it. Every warm-started fit
         # re-bins the data and re-predicts all the trees grown so far, so the chunks grow threefold (the rounds
@@ -182,6 +192,24 @@ class GradientBoostingFamily(BaseModelFamily):
                 break
         _keep_first_stages(estimator, best_n)
         return Pipeline([("preprocess", pre), ("model", estimator)])
+
+    def fitted_rounds(self, model: Any) -> int | None:
+        stages = getattr(_last_step(model), "n_estimators_", None)
+        return None if stages is None else int(stages)
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        from sklearn.pipeline import Pipeline
+
+        pre = make_preprocessor(data.numeric, data.categorical, scale=False, encoding=self.encoding)
+        estimator.set_params(n_estimators=rounds, warm_start=False)
+        model = Pipeline([("preprocess", pre), ("model", estimator)])
+        model.fit(data.X_train, data.y_train, **self.weight_kwargs(model, data))
+        return model
+
+
+def _last_step(model: Any) -> Any:
+    steps = getattr(model, "steps", None)
+    return steps[-1][1] if isinstance(steps, list) and steps else model
 
 
 def _keep_first_stages(estimator: Any, n: int) -> None:

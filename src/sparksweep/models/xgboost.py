@@ -18,6 +18,8 @@ from sparksweep.search.pruning import RoundScorer
 from sparksweep.search.space import Distribution, Float, Int
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sparksweep.search.pruning import StepReport
 
 __all__ = ["XGBoostFamily"]
@@ -30,6 +32,7 @@ class XGBoostFamily(BaseModelFamily):
     tasks: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass", "regression"})
     library: ClassVar[str] = "xgboost"
     stops_early: ClassVar[bool] = True
+    cv_rounds: ClassVar[bool] = True
     native_categorical: ClassVar[bool] = True
 
     def default_space(self, task: str) -> dict[str, Distribution]:
@@ -65,6 +68,29 @@ class XGBoostFamily(BaseModelFamily):
             eval_set=[(data.X_valid, data.y_valid)],
             verbose=False,
         )
+        return estimator
+
+    def fitted_rounds(self, model: Any) -> int | None:
+        try:
+            best = model.best_iteration  # 0-based; set when early stopping watched an eval set
+        except AttributeError:
+            return None
+        return int(best) + 1
+
+    def round_curve(self, model: Any) -> list[float]:
+        # XGBoost's early stopping watches the last metric of the last eval set (its objective's loss by default).
+        last = list(model.evals_result().values())[-1]
+        return [float(v) for v in list(last.values())[-1]]
+
+    def predict_rounds(self, model: Any, X: pd.DataFrame, task: str, rounds: int) -> np.ndarray:
+        if task == "regression":
+            return np.asarray(model.predict(X, iteration_range=(0, rounds)), dtype=np.float64)
+        proba = np.asarray(model.predict_proba(X, iteration_range=(0, rounds)), dtype=np.float64)
+        return proba[:, 1] if task == "binary" else proba
+
+    def fit_rounds(self, estimator: Any, data: TrainingData, rounds: int) -> Any:
+        estimator.set_params(n_estimators=rounds, early_stopping_rounds=None)
+        estimator.fit(data.X_train, data.y_train, sample_weight=data.w_train, verbose=False)
         return estimator
 
     def fit_reporting(self, estimator: Any, data: TrainingData, report: StepReport) -> Any:

@@ -50,8 +50,12 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
 def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, dataset: Dataset, sweep_run_id: str) -> str:
     """Build the best trial's family with its params, fit it on train + valid, log it and return its model URI.
 
-    Families that stop early keep a share of those rows to stop on (:func:`refit_data`); the gate that follows judges
-    the refit model on the untouched test rows.
+    A family that stops early fits on all of those rows for the rounds early stopping kept in the trial (its
+    ``n_rounds`` metric: the mean over CV folds), as the peers' final fits do; a trial recorded without them (an
+    older sweep's) keeps a share of the rows to stop on instead (:func:`refit_data`). On scikit-learn's digits (1,347
+    training rows, 10 classes) LightGBM at its defaults scored a test log loss of 0.100 stopped on a fifth of the rows,
+    0.063 fitted on all of them for the rounds 5-fold CV chose.
+    The gate that follows judges the refit model on the untouched test rows.
     """
     import mlflow
     from mlflow.entities import Param
@@ -59,11 +63,15 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
 
     from sparksweep.models import get_family
     from sparksweep.models._mlflow import log_fitted_model
+    from sparksweep.search.worker import ROUNDS_METRIC
 
     family = get_family(best.family)
     data = dataset.training
-    both = refit_data(data, stops_early=family.stops_early, seed=best.number)
-    experiment_id = client.get_run(best.run_id).info.experiment_id
+    trial_run = client.get_run(best.run_id)
+    recorded = best.metrics.get(ROUNDS_METRIC, trial_run.data.metrics.get(ROUNDS_METRIC))
+    rounds = max(1, round(recorded)) if family.stops_early and recorded is not None else None
+    both = refit_data(data, stops_early=family.stops_early and rounds is None, seed=best.number)
+    experiment_id = trial_run.info.experiment_id
     run = client.create_run(
         experiment_id,
         start_time=int(time.time() * 1000),
@@ -80,7 +88,11 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     estimator = family.build(best.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=best.number)
     t0 = time.perf_counter()
-    estimator = family.fit(estimator, both)  # the fitted model: the estimator or its preprocessing pipeline
+    if rounds is None:
+        estimator = family.fit(estimator, both)  # the fitted model: the estimator or its preprocessing pipeline
+    else:
+        estimator = family.fit_rounds(estimator, both, rounds)
+        client.log_metric(run_id, ROUNDS_METRIC, float(rounds))
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
     # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
     with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):

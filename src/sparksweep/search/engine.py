@@ -317,7 +317,16 @@ def _sweep(
         space = build_space(spec.models, dataset.task, spec.search.space)
         for name in spec.models:  # data a family cannot fit is refused before any trial runs
             get_family(name).check_data(dataset.training)
-        searcher = make_searcher(spec.search.algorithm, space, metric.direction, spec.search.seed)
+        # Starting from each family's defaults, TPE models those trials at once rather than after 10 random ones
+        # (as FLAML searches on from its starting points): under a tight budget the random start was most of it.
+        defaults = resume is None and spec.search.warm_start is None and spec.search.start_from_defaults
+        searcher = make_searcher(
+            spec.search.algorithm,
+            space,
+            metric.direction,
+            spec.search.seed,
+            startup=len(spec.models) if defaults else None,
+        )
         past: list[RecordedTrial] = []
         if resume is not None:
             parent = read_sweep_run(tracker.client, resume.parent_run_id)
@@ -466,6 +475,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "seed": spec.search.seed,
         "pruner": spec.search.pruner,
         "cv": spec.search.cv,
+        "cv_racing": spec.search.cv_racing,
         "warm_start": spec.search.warm_start,
         "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
@@ -503,6 +513,7 @@ def _model_task_factory(
             log_model=spec.tracking.log_models,
             pruning=pruning,
             cv=spec.search.cv,
+            cv_seed=base_seed,  # the same folds for every trial: their fold scores pair up (cv_racing compares them)
         )
 
     return make
@@ -677,6 +688,8 @@ class _Loop:
             child = self.tracker.trial_run(number, proposal.family, proposal.params)
             pruning = None if self.ledger is None else self.ledger.snapshot()
             task = self.make_task(number, child, proposal, handle, pruning)
+            if self.spec.cv_racing and isinstance(task, TrialTask):
+                task = replace(task, race=_fold_scores(self.progress.best, self.metric.name))
             future = self.runner.submit(task)
             self.running[future] = _InFlight(number, proposal, computed=self.runner.computed(future))
 
@@ -763,6 +776,16 @@ class _Loop:
         if self.on_trial is not None:
             self.on_trial(result, p)
         self._check_stop()
+
+
+def _fold_scores(best: TrialResult | None, metric: str) -> tuple[float, ...] | None:
+    """The CV fold scores of the best finished trial (what ``cv_racing`` races against); None before there is one."""
+    if best is None:
+        return None
+    scores: list[float] = []
+    while f"{metric}_fold_{len(scores)}" in best.metrics:
+        scores.append(best.metrics[f"{metric}_fold_{len(scores)}"])
+    return tuple(scores) or None
 
 
 def _started_run(future: Future[Any]) -> str | None:

@@ -41,13 +41,16 @@ if TYPE_CHECKING:
     from sparksweep.search.tracking import TrialRunSpec
 
 __all__ = [
+    "ROUNDS_METRIC",
     "ComputedTrial",
     "DataHandle",
     "ObjectiveTask",
     "RunOpening",
     "TrialContext",
     "TrialTask",
+    "cv_folds",
     "open_trial_run",
+    "race_lost",
     "run_objective",
     "run_trial",
     "start_trial",
@@ -55,6 +58,9 @@ __all__ = [
 ]
 
 _ERROR_TAG_LIMIT = 4000
+ROUNDS_METRIC = "n_rounds"
+"""The boosting rounds early stopping kept in a trial (with CV: the one number every fold was scored at, or the mean
+over the folds); the refit fits that many on all the rows instead of stopping early on a share of them."""
 
 
 class DataHandle(Protocol):
@@ -93,6 +99,12 @@ class TrialTask:
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
     cv: int | None = None
     """k-fold cross-validation on the training and validation rows; None: score on the validation split."""
+    cv_seed: int | None = None
+    """Seed of the CV folds: the sweep's, so every trial is scored on the same folds and their fold scores pair up
+    (None: the trial's ``seed``)."""
+    race: tuple[float, ...] | None = None
+    """The fold scores of the best finished trial when this one was handed out (``search.cv_racing``): the trial
+    stops after a fold once it is clearly behind them (see :func:`race_lost`). None: every fold runs."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """How writes to the tracking store are retried on transient errors."""
     child: TrialRunSpec | None = None
@@ -256,18 +268,48 @@ def _quiet_worker() -> None:
     logging.getLogger("optuna").setLevel(logging.WARNING)  # the pruner's local study would announce itself
 
 
-def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> list[float]:
+@dataclass
+class _CrossValidation:
+    """What k-fold CV of one trial produced."""
+
+    scores: list[float] = field(default_factory=list)
+    """The metric on each fold scored (fewer than k when the trial lost its race)."""
+    rounds: list[int] = field(default_factory=list)
+    """The boosting rounds early stopping kept in each fold (families that stop early)."""
+    model: Any = None
+    """The last fold's fitted model."""
+    fit_time: float = 0.0
+    """Seconds spent fitting, over all folds."""
+    lost_race: bool = False
+
+
+def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _CrossValidation:
     """Score ``task``'s model by k-fold CV over the training and validation rows (stratified for classification);
-    each fold fits on k-1 parts and is scored on the held-out part."""
+    each fold fits on k-1 parts and is scored on the held-out part.
+
+    A family with ``cv_rounds`` (LightGBM, XGBoost) fits each fold on all of its k-1 parts and stops early on the
+    part it is scored on; every fold is then scored at the one number of rounds where the folds' mean loss was
+    lowest (``lightgbm.cv``'s and ``xgboost.cv``'s rule), which is the number the refit uses. Other early-stopping
+    families stop on a share of each fold's training rows (:func:`cv_folds`). With ``task.race`` the folds stop
+    once the trial is clearly behind the best trial (:func:`race_lost`).
+    """
     import numpy as np
     import pandas as pd
+
+    from sparksweep.scoring.metrics import Direction
 
     X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
     y = _concat(data.y_train, data.y_valid)
     weights = None if data.w_train is None else _concat(data.w_train, np.ones(len(data.y_valid)))
-    scores = []
+    k = task.cv or 5
+    seed = task.seed if task.cv_seed is None else task.cv_seed
+    family = task.family
+    shared = family.stops_early and family.cv_rounds
+    out = _CrossValidation()
+    fitted: list[tuple[Any, pd.DataFrame, np.ndarray]] = []  # (model, scored rows, their targets) per fold
+    curves: list[list[float]] = []
     for fit_idx, stop_idx, score_idx in cv_folds(
-        y, k=task.cv or 5, seed=task.seed, stratify=task.task != "regression", stops_early=task.family.stops_early
+        y, k=k, seed=seed, stratify=task.task != "regression", stops_early=family.stops_early and not shared
     ):
         fold = dataclasses.replace(
             data,
@@ -279,11 +321,61 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> list
             # Weights are known for the training rows; the validation rows joining the folds count as 1.
             w_train=None if weights is None else weights[fit_idx],
         )
-        estimator = task.family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
-        estimator = task.family.fit(estimator, fold)
-        prediction = task.family.predict(estimator, X.iloc[score_idx].reset_index(drop=True), task.task)
-        scores.append(metric(y[score_idx], prediction))
-    return scores
+        estimator = family.build(task.params, task=task.task, n_jobs=task.n_jobs, seed=task.seed)
+        t0 = time.perf_counter()
+        out.model = family.fit(estimator, fold)
+        out.fit_time += time.perf_counter() - t0
+        X_score = X.iloc[score_idx].reset_index(drop=True)
+        # With shared rounds this is the fold at its own best round: a score the shared round can only match, so a
+        # race judged on it stops no trial that the final scores would keep.
+        out.scores.append(metric(y[score_idx], family.predict(out.model, X_score, task.task)))
+        if shared:
+            fitted.append((out.model, X_score, y[score_idx]))
+            curves.append(family.round_curve(out.model))
+        else:
+            rounds = family.fitted_rounds(out.model)
+            if rounds is not None:
+                out.rounds.append(rounds)
+        if task.race is not None and race_lost(
+            out.scores, list(task.race), k=k, maximize=metric.direction is Direction.MAXIMIZE
+        ):
+            out.lost_race = True
+            return out
+    if shared and curves:
+        common = min(len(curve) for curve in curves)
+        mean = np.mean([curve[:common] for curve in curves], axis=0)
+        best = int(np.argmin(mean)) + 1
+        out.rounds = [best]
+        out.scores = [metric(y_s, family.predict_rounds(model, X_s, task.task, best)) for model, X_s, y_s in fitted]
+    return out
+
+
+RACE_MARGIN = 2.0
+"""How many standard errors a raced CV trial must be behind the best trial to stop (see :func:`race_lost`)."""
+
+
+def race_lost(scores: list[float], best: list[float], *, k: int, maximize: bool) -> bool:
+    """Whether a CV trial with ``scores`` on its first n folds is clearly behind the best finished trial (``best``: its
+    scores on the same k folds) and can stop: its mean over those folds is worse than the best trial's over the same
+    folds by more than :data:`RACE_MARGIN` standard errors, taking the best trial's fold-to-fold standard deviation
+    as a fold's noise (so by more than 2 sd after one fold, 1 sd after four). Never once every fold is scored.
+
+    With one standard deviation after any fold, most of ~70 breast-cancer trials (fold AUCs within ~0.005 of each
+    other) stopped after their first fold, many of them within noise of the best, and the search learnt little.
+
+    Example:
+        >>> race_lost([0.30], [0.10, 0.12, 0.08], k=3, maximize=False)
+        True
+        >>> race_lost([0.12], [0.10, 0.12, 0.08], k=3, maximize=False)
+        False
+    """
+    n = len(scores)
+    if n == 0 or n >= k or len(best) < k:
+        return False
+    gap = sum(scores) / n - sum(best[:n]) / n
+    if maximize:
+        gap = -gap
+    return gap > RACE_MARGIN * _std(best[:k]) / math.sqrt(n)
 
 
 STOPPING_SHARE = 0.2
@@ -508,13 +600,26 @@ def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Comput
             # Autologged extras are best effort: MLflow's autologging drops its own logging errors.
             configure_mlflow_autolog(task.family.library, autolog == "mlflow")
             fold_scores: list[float] = []
+            rounds: float | None = None
+            cv: _CrossValidation | None = None
             if task.cv is not None:
-                fold_scores = _cross_validate(task, data, metric)
+                cv = _cross_validate(task, data, metric)
+                fold_scores = cv.scores
                 fit.metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
                 fit.metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
+                rounds = sum(cv.rounds) / len(cv.rounds) if cv.rounds else None
+                if cv.lost_race:
+                    lost = TrialPruned(len(fold_scores), sum(fold_scores) / len(fold_scores))
+                    fit.fit_time = cv.fit_time
+                    record_lost = functools.partial(fit.record_pruned, lost, extra=dict(fit.metrics))
+                    return ComputedTrial(task.number, record_lost, None, same_thread)
             t0 = time.perf_counter()
             try:
-                if fit.reporter is not None:
+                if cv is not None and fold_scores and not task.log_model:
+                    # The folds scored the trial and no model is logged: a fit on the training split would be
+                    # thrown away (the refit fits the champion on every row, with the folds' rounds).
+                    estimator = cv.model
+                elif fit.reporter is not None:
                     estimator = task.family.fit_reporting(estimator, data, fit.reporter)
                 else:
                     estimator = task.family.fit(estimator, data)  # the fitted model: the estimator or its pipeline
@@ -524,8 +629,14 @@ def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Comput
             fit.fit_time = time.perf_counter() - t0
             if fold_scores:
                 value = sum(fold_scores) / len(fold_scores)
+                if cv is not None and not task.log_model:
+                    fit.fit_time = cv.fit_time / len(fold_scores)
             else:
                 value = metric(data.y_valid, task.family.predict(estimator, data.X_valid, task.task))
+                fitted = task.family.fitted_rounds(estimator)
+                rounds = None if fitted is None else float(fitted)
+            if rounds is not None:
+                fit.metrics[ROUNDS_METRIC] = rounds
             if not math.isfinite(value):
                 raise ValueError(f"metric {metric.name!r} is {value} on the validation split")
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
@@ -619,10 +730,12 @@ class _Fit:
             pruner_attrs={} if reporter is None else reporter.system_attrs,
         )
 
-    def record_pruned(self, pruned: Any) -> TrialResult:
+    def record_pruned(self, pruned: Any, extra: dict[str, float] | None = None) -> TrialResult:
         task, client = self._open()
         try:
-            return _pruned(task, client, self.metric_name, self.reporter, pruned, self.started, self.fit_time)
+            return _pruned(
+                task, client, self.metric_name, self.reporter, pruned, self.started, self.fit_time, extra=extra
+            )
         except Exception as exc:  # not recorded: the trial counts as failed
             return self._failed(task, client, exc, "record")
 
@@ -663,8 +776,10 @@ def _pruned(
     pruned: Any,
     started: float,
     fit_time: float,
+    extra: dict[str, float] | None = None,
 ) -> TrialResult:
-    """Record a pruned trial: run status KILLED, tagged pruned, with the step it reached and its scores so far.
+    """Record a pruned trial: run status KILLED, tagged pruned, with the step it reached and its scores so far
+    (``extra``: more of them, e.g. the folds a CV trial scored before it lost its race).
 
     Written with the same retries as a finished trial; if they fail, the caller records the trial as failed.
     """
@@ -676,7 +791,11 @@ def _pruned(
         "record the pruned trial",
         client.log_batch,
         task.run_id,
-        metrics=[_metric_point("pruned_step", float(pruned.step)), _metric_point("fit_time", fit_time)],
+        metrics=[
+            _metric_point("pruned_step", float(pruned.step)),
+            _metric_point("fit_time", fit_time),
+            *(_metric_point(k, v) for k, v in (extra or {}).items()),
+        ],
         tags=[RunTag("sparksweep.state", "pruned"), RunTag("sparksweep.pruned_step", str(pruned.step))],
     )
     retry("mark the pruned trial's run KILLED", _end_run, client, task.run_id, "KILLED")
@@ -686,6 +805,7 @@ def _pruned(
         family=task.family.name,
         params=task.params,
         state=TrialState.PRUNED,
+        metrics=dict(extra or {}),
         duration=time.perf_counter() - started,
         fit_time=fit_time,
         step=pruned.step,

@@ -21,15 +21,17 @@ from sparksweep.search.space import SearchSpace
 
 __all__ = ["ALGORITHMS", "BaseSearcher", "HyperoptSearcher", "OptunaSearcher", "make_searcher"]
 
-_Factory = Callable[[SearchSpace, Direction, "int | None"], BaseSearcher]
+_Factory = Callable[[SearchSpace, Direction, "int | None", "int | None"], BaseSearcher]
 
 
 def _optuna(sampler: str) -> _Factory:
-    return lambda space, direction, seed: OptunaSearcher(space, direction, seed, sampler=sampler)
+    return lambda space, direction, seed, startup: OptunaSearcher(
+        space, direction, seed, sampler=sampler, startup=startup
+    )
 
 
 def _hyperopt(algo: str) -> _Factory:
-    return lambda space, direction, seed: HyperoptSearcher(space, direction, seed, algo=algo)
+    return lambda space, direction, seed, startup: HyperoptSearcher(space, direction, seed, algo=algo, startup=startup)
 
 
 ALGORITHMS: dict[str, _Factory] = {
@@ -39,10 +41,19 @@ ALGORITHMS: dict[str, _Factory] = {
 """Search algorithms by the name a sweep file uses."""
 
 
-def make_searcher(name: str, space: SearchSpace, direction: Direction, seed: int | None = None) -> BaseSearcher:
-    """Build the search algorithm ``name`` over ``space``."""
+def make_searcher(
+    name: str, space: SearchSpace, direction: Direction, seed: int | None = None, *, startup: int | None = None
+) -> BaseSearcher:
+    """Build the search algorithm ``name`` over ``space``.
+
+    ``startup``: how many finished trials TPE (Optuna's or Hyperopt's) waits for before it models them, instead of
+    its default of 10 random ones; a sweep that starts from each family's defaults passes their number, so TPE
+    learns from them at once (other algorithms ignore it).
+    """
     try:
         factory = ALGORITHMS[name]
     except KeyError:
         raise SpecError(f"unknown search algorithm {name!r}; choose one of {sorted(ALGORITHMS)}") from None
-    return factory(space, direction, seed)
+    if startup is not None and startup < 1:
+        raise SpecError(f"startup={startup}: TPE needs at least one finished trial to model; pass 1 or more, or None")
+    return factory(space, direction, seed, startup)

@@ -29,11 +29,11 @@ ALGOS = ("tpe", "rand", "anneal", "atpe")
 """The Hyperopt algorithms sparksweep offers, as ``hyperopt.<name>``."""
 
 
-def _suggest_fn(kind: str) -> Callable[..., Any]:
+def _suggest_fn(kind: str, startup: int | None = None) -> Callable[..., Any]:
     hyperopt = require("hyperopt", "Hyperopt search algorithms")
     if kind == "tpe":
         # Hyperopt's default of 20 random start-up trials is most of a small sweep; 10 lets TPE adapt sooner.
-        return functools.partial(hyperopt.tpe.suggest, n_startup_jobs=10)
+        return functools.partial(hyperopt.tpe.suggest, n_startup_jobs=10 if startup is None else startup)
     if kind == "rand":
         return hyperopt.rand.suggest  # type: ignore[no-any-return]
     if kind == "anneal":
@@ -73,11 +73,20 @@ class HyperoptSearcher(BaseSearcher):
         ['x']
     """
 
-    def __init__(self, space: SearchSpace, direction: Direction, seed: int | None = None, *, algo: str = "tpe") -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        direction: Direction,
+        seed: int | None = None,
+        *,
+        algo: str = "tpe",
+        startup: int | None = None,
+    ) -> None:
+        """``startup``: finished trials TPE waits for before it models them (default 10)."""
         super().__init__(space, direction, seed)
         hyperopt = require("hyperopt", "Hyperopt search algorithms")
         self.name = f"hyperopt.{algo}"
-        self._suggest = _suggest_fn(algo)
+        self._suggest = _suggest_fn(algo, startup)
         self._expr = space.to_hyperopt()
         self._domain = hyperopt.Domain(lambda _: 0.0, self._expr)
         self._trials = hyperopt.Trials()

@@ -59,7 +59,13 @@ def _check_torch() -> None:
         ) from exc
 
 
-def _make_sampler(kind: str, seed: int | None, space: SearchSpace) -> optuna.samplers.BaseSampler:
+TPE_STARTUP = 10
+"""Random trials TPE samples before it models the finished ones (Optuna's default), unless told otherwise."""
+
+
+def _make_sampler(
+    kind: str, seed: int | None, space: SearchSpace, startup: int | None = None
+) -> optuna.samplers.BaseSampler:
     samplers = require("optuna.samplers", "Optuna search algorithms")
     experimental = require("optuna.exceptions", "Optuna").ExperimentalWarning
     sampler: optuna.samplers.BaseSampler
@@ -68,7 +74,13 @@ def _make_sampler(kind: str, seed: int | None, space: SearchSpace) -> optuna.sam
         if kind == "tpe":
             # multivariate + group model the conditional space (one group per family); constant_liar keeps
             # parallel trials from all sampling the same region while earlier ones are still running.
-            sampler = samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+            sampler = samplers.TPESampler(
+                seed=seed,
+                multivariate=True,
+                group=True,
+                constant_liar=True,
+                n_startup_trials=TPE_STARTUP if startup is None else startup,
+            )
         elif kind == "random":
             sampler = samplers.RandomSampler(seed=seed)
         elif kind == "qmc":
@@ -98,12 +110,19 @@ class OptunaSearcher(BaseSearcher):
     """
 
     def __init__(
-        self, space: SearchSpace, direction: Direction, seed: int | None = None, *, sampler: str = "tpe"
+        self,
+        space: SearchSpace,
+        direction: Direction,
+        seed: int | None = None,
+        *,
+        sampler: str = "tpe",
+        startup: int | None = None,
     ) -> None:
+        """``startup``: finished trials TPE waits for before it models them (default :data:`TPE_STARTUP`)."""
         super().__init__(space, direction, seed)
         lib = require("optuna", "Optuna search algorithms")
         self.name = f"optuna.{sampler}"
-        self._study = lib.create_study(direction=direction.value, sampler=_make_sampler(sampler, seed, space))
+        self._study = lib.create_study(direction=direction.value, sampler=_make_sampler(sampler, seed, space, startup))
         # Optuna's GP models only the parameters every trial has: with several families, the family choice alone,
         # while each family's own parameters would be sampled at random. So the GP study picks the family, and each
         # family's parameters come from a GP study of that family's trials.
