@@ -382,6 +382,8 @@ class SweepTracker:
         self.experiment_id = self._experiment_id(experiment)
         self.run_id: str | None = None
         self._progress = _MetricWriter(self._write_progress)
+        self._describing: threading.Thread | None = None
+        self._describe_error: BaseException | None = None
 
     def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store operation, with transient errors retried (see :class:`RetryPolicy`)."""
@@ -440,9 +442,20 @@ class SweepTracker:
         )
         self.run_id = run.info.run_id
         batch = [Param(k, _param_text(v)) for k, v in params.items()]
-        self._call("log the sweep's settings", self.client.log_batch, self.run_id, params=batch)
-        self._call("log the sweep file", self.client.log_text, self.run_id, spec_yaml, SPEC_ARTIFACT)
+        # The settings and the sweep file are written in the background: the first trial needs only the run's id
+        # (a process's first artifact write imports MLflow's artifact stores, ~0.2 s). flush() waits for them.
+        self._describing = threading.Thread(
+            target=self._describe, args=(batch, spec_yaml), name="sparksweep-describe-sweep", daemon=True
+        )
+        self._describing.start()
         return self.run_id
+
+    def _describe(self, params: list[Any], spec_yaml: str) -> None:
+        try:
+            self._call("log the sweep's settings", self.client.log_batch, self.parent_run_id, params=params)
+            self._call("log the sweep file", self.client.log_text, self.parent_run_id, spec_yaml, SPEC_ARTIFACT)
+        except BaseException as exc:  # raised by flush() in the sweep's thread
+            self._describe_error = exc
 
     def attach(self, run_id: str) -> None:
         """Continue an earlier sweep's parent run (resume): it is RUNNING again until this sweep ends."""
@@ -529,7 +542,13 @@ class SweepTracker:
         self._call("log the sweep's progress", self.client.log_batch, self.parent_run_id, metrics=metrics)
 
     def flush(self) -> None:
-        """Wait until the queued progress metrics are in the store (raises what writing them raised)."""
+        """Wait until the sweep's settings and file and the queued progress metrics are in the store (raises what
+        writing them raised)."""
+        if self._describing is not None:
+            self._describing.join()
+            self._describing = None
+            if self._describe_error is not None:
+                raise self._describe_error
         self._progress.flush()
 
     def set_tags(self, tags: dict[str, str]) -> None:
