@@ -650,10 +650,19 @@ class _Loop:
     def _computing(self) -> int:
         return sum(1 for flight in self.running.values() if flight.computing)
 
-    def _stop_pending(self) -> bool:
-        """Whether the computed trials still being recorded will stop the sweep (its target, its patience) once
-        their results are in: no trial is handed out until then, as if they held their slots."""
+    def _hold(self) -> bool:
+        """Whether the computed trials still being recorded will stop the sweep (its target, its patience) or, with
+        ``cv_racing``, become the best trial the next one races against, once their results are in: no trial is
+        handed out until then, as if they held their slots."""
         s, direction = self.spec, self.metric.direction
+        if s.cv_racing:
+            best = _value(self.progress.best)
+            for flight in self.running.values():
+                if flight.computed is None or flight.computing:
+                    continue
+                value = flight.computed.result()
+                if value is not None and (best is None or direction.better(value, best)):
+                    return True
         if s.target is None and s.patience is None:
             return False
         best, since = _value(self.progress.best), self.progress.since_best
@@ -679,7 +688,7 @@ class _Loop:
             self.stop_reason is None
             and self._computing() < slots
             and len(self.running) < in_flight
-            and not self._stop_pending()
+            and not self._hold()
         ):
             proposal = self.searcher.ask()
             number = self.next_number
