@@ -42,7 +42,8 @@ def test_a_stopping_family_reports_its_rounds_and_fits_exactly_that_many(name: s
     fitted = family.fit(family.build(params, task="binary", n_jobs=1, seed=0), data)
     rounds = family.fitted_rounds(fitted)
     assert rounds is not None
-    assert 1 <= rounds < 400
+    assert rounds >= 1
+    assert rounds < 400, "at learning rate 0.3 early stopping ends well before any family's cap (500-1000 rounds)"
     refit = family.fit_rounds(family.build(params, task="binary", n_jobs=1, seed=0), _all_rows(data), rounds + 3)
     assert _trees(name, refit) == rounds + 3
     prediction = family.predict(refit, data.X_valid, "binary")

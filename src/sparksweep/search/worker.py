@@ -485,27 +485,21 @@ def _record_objective(
             points = [_metric_point(task.metric, value), _metric_point("duration", duration)]
             client.log_batch(task.run_id, metrics=points)
             client.set_terminated(task.run_id, status="FINISHED")
-            return TrialResult(
-                number=task.number,
-                run_id=task.run_id,
-                family=task.family,
-                params=task.params,
-                state=TrialState.COMPLETE,
-                value=value,
-                metrics={task.metric: value},
-                duration=duration,
-            )
         except Exception as exc:  # not recorded: the trial counts as failed
             error = exc
-    text = "".join(traceback.format_exception(error))
-    client.set_tag(task.run_id, "sparksweep.error", text[-_ERROR_TAG_LIMIT:])
-    client.set_terminated(task.run_id, status="FAILED")
+    text = None
+    if error is not None:
+        text = "".join(traceback.format_exception(error))
+        client.set_tag(task.run_id, "sparksweep.error", text[-_ERROR_TAG_LIMIT:])
+        client.set_terminated(task.run_id, status="FAILED")
     return TrialResult(
         number=task.number,
         run_id=task.run_id,
         family=task.family,
         params=task.params,
-        state=TrialState.FAILED,
+        state=TrialState.COMPLETE if error is None else TrialState.FAILED,
+        value=value if error is None else None,
+        metrics={task.metric: value} if error is None else {},
         duration=duration,
         error=text,
     )
