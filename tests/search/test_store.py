@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from sparksweep.search.tracking import prepare_store
+from sparksweep.search.tracking import prepare_store, store_prepared
 
 
 def test_a_prepared_sqlite_store_logs_ahead_and_other_processes_write_to_it(tmp_path: Path) -> None:
@@ -28,3 +28,11 @@ def test_a_prepared_sqlite_store_logs_ahead_and_other_processes_write_to_it(tmp_
     run = MlflowClient(uri).get_run(out.stdout.strip().splitlines()[-1])
     assert run.data.params == {"k": "v"}
     assert run.info.status == "FINISHED"
+
+
+def test_the_process_remembers_the_stores_it_prepared(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert not store_prepared(uri)
+    prepare_store(uri)
+    assert store_prepared(uri)
+    assert not store_prepared(f"sqlite:///{tmp_path / 'other.db'}")

@@ -31,7 +31,13 @@ from sparksweep.search.background import ExecutorStartup
 from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.space import Distribution, SearchSpace
-from sparksweep.search.tracking import TAG_STOP_REASON, SweepTracker, TrialRunSpec, resolve_tracking_uri
+from sparksweep.search.tracking import (
+    TAG_STOP_REASON,
+    SweepTracker,
+    TrialRunSpec,
+    resolve_tracking_uri,
+    store_prepared,
+)
 from sparksweep.search.trial import Proposal, TrialResult
 from sparksweep.search.worker import ObjectiveTask, TrialContext
 
@@ -144,6 +150,10 @@ def optimize(
     else:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
     try:
+        if startup is None and store_prepared(uri):
+            # A store this process has prepared already: the workers start first (a pool's slots take ~0.2 s to
+            # reach Spark's Python workers), and the store is checked and the parent run created meanwhile.
+            runner.prepare(uri)
         tracker = SweepTracker(uri, experiment)  # creates a new store before any worker opens it
         searcher = make_searcher(algorithm, compiled, dir_, seed)
         if warm_start is not None:
@@ -202,9 +212,10 @@ def optimize(
         if status != "FINISHED":
             tracker.finish(status)
     best = _best(trials, dir_)
-    tracker.set_tags({TAG_STOP_REASON: stop_reason, "sparksweep.objective": name})
+    tags = {TAG_STOP_REASON: stop_reason, "sparksweep.objective": name}
     if best is not None:
-        tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id})
+        tags["sparksweep.best_trial_run_id"] = best.run_id
+    tracker.set_tags(tags)  # one write
     tracker.finish("FINISHED")
     return SweepResult(
         sweep_run_id=tracker.parent_run_id,

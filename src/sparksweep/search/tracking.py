@@ -37,6 +37,7 @@ __all__ = [
     "read_sweep_run",
     "read_trials",
     "resolve_tracking_uri",
+    "store_prepared",
     "use_wal",
 ]
 
@@ -85,7 +86,17 @@ def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
     (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
     if uri.startswith("sqlite:///"):
         use_wal(uri[len("sqlite:///") :].split("?", 1)[0])
+    _PREPARED.add(uri)
     return client
+
+
+_PREPARED: set[str] = set()
+
+
+def store_prepared(uri: str) -> bool:
+    """Whether this process has already prepared the store at ``uri`` (:func:`prepare_store`): workers may open it
+    before this process opens it again."""
+    return uri in _PREPARED
 
 
 def use_wal(path: str) -> None:
