@@ -270,42 +270,6 @@ class _Connection:
         return [f for n, f in self.flights.items() if n != self.computing]
 
 
-@dataclass(frozen=True)
-class _SlotJob:
-    """The slots' Spark job, built once per pool: an RDD with a partition per slot, whose task for partition ``i``
-    serves as slot ``i``. A slot (started, or started again after a cancellation) runs its own partition as a job of
-    its own, so it can be cancelled alone.
-
-    Building a Python RDD takes tens of JVM calls (the data, the pickled function, the Python RDD itself). It is
-    done once, in the thread that starts the pool, so a slot's own thread makes three: its job group, the job, its
-    result. That matters because the slots start while the driver's main thread creates the sweep's parent run:
-    every JVM call a slot's thread makes waits for the interpreter lock, up to its 5 ms switch interval each time,
-    and built in the slots' threads the job took 50-400 ms to reach Spark instead of ~20 ms.
-    """
-
-    sc: SparkContext
-    jrdd: Any
-    deserializer: Any
-
-    @classmethod
-    def build(cls, slots: _Slots) -> _SlotJob:
-        host, port, token, handles, uri = slots.host, slots.port, slots.token, list(slots.handles), slots.tracking_uri
-        rdd = slots.sc.parallelize(range(slots.parallelism), slots.parallelism).mapPartitionsWithIndex(
-            lambda slot, rows: _serve(rows, host, port, token, slot, handles, uri)
-        )
-        return cls(slots.sc, rdd._jrdd, rdd._jrdd_deserializer)
-
-    def run(self, slot: int) -> None:
-        """Run slot ``slot``'s task until it ends (what ``SparkContext.runJob`` does, minus building the RDD)."""
-        from pyspark.rdd import _load_from_socket
-
-        jvm = self.sc._jvm
-        if jvm is None:
-            raise TrialError("the SparkContext of this SparkPoolExecutor was stopped")
-        with _load_from_socket(jvm.PythonRDD.runJob(self.sc._jsc.sc(), self.jrdd, [slot]), self.deserializer) as out:
-            list(out)
-
-
 class _Slots:
     """The pool's moving parts: the listening socket, the trial queue, the slots' jobs and connections.
 
@@ -333,7 +297,6 @@ class _Slots:
         self.dropped: set[int] = set()  # trials cancelled before a slot took them
         self.start_failures: dict[int, int] = {}  # slot -> its jobs that ended in a row before connecting
         self.greeted: set[int] = set()  # slots whose current job has connected
-        self.job: _SlotJob  # built by start()
 
     def group(self, slot: int) -> str:
         return f"{self.prefix}-slot-{slot}"
@@ -348,11 +311,6 @@ class _Slots:
         with self.lock:
             if self.started or self.closing:
                 return
-        job = _SlotJob.build(self)  # in this thread, before the slots' threads start (see _SlotJob)
-        with self.lock:
-            if self.started or self.closing:
-                return
-            self.job = job
             self.started = True
         threading.Thread(target=self._accept, name="sparksweep-pool-accept", daemon=True).start()
         self.ensure_slots()
@@ -374,10 +332,13 @@ class _Slots:
             threading.Thread(target=self._run_slot_job, args=(slot,), name=name, daemon=True).start()
 
     def _run_slot_job(self, slot: int) -> None:
+        host, port, token, handles, uri = self.host, self.port, self.token, list(self.handles), self.tracking_uri
         error: Exception | None = None
         try:
             self.sc.setJobGroup(self.group(slot), f"sparksweep trial slot {slot}", interruptOnCancel=True)
-            self.job.run(slot)
+            self.sc.parallelize([slot], 1).mapPartitions(
+                lambda rows: _serve(rows, host, port, token, slot, handles, uri)
+            ).collect()
         except Exception as exc:  # the slot's task died or was cancelled; its trial is failed by the connection
             error = exc
         with self.lock:
