@@ -35,7 +35,7 @@ class _Clock:
     """Per-trial driver time, split between the searcher, waiting for workers and the rest of the loop."""
 
     def __init__(self) -> None:
-        self.searcher: list[float] = []
+        self.searcher = 0.0
         self.waiting = 0.0
 
     def timed(self, fn: Callable[..., Any], into: str) -> Callable[..., Any]:
@@ -46,7 +46,7 @@ class _Clock:
             finally:
                 elapsed = time.perf_counter() - t0
                 if into == "searcher":
-                    self.searcher.append(elapsed)
+                    self.searcher += elapsed
                 else:
                     self.waiting += elapsed
 
@@ -90,16 +90,28 @@ def main() -> None:
             warm.shutdown()
         rss0 = _rss_mb()
         for n in args.sizes:
-            clock.searcher.clear()
+            clock.searcher = 0.0
             clock.waiting = 0.0
             executor = SparkPoolExecutor(spark, 2)
-            busy: list[float] = []  # the loop's time per finished trial, outside waiting
-            marks = [time.perf_counter(), 0.0]
+            # Per finished trial (from one on_trial to the next): the searcher's time, and the loop's time outside
+            # waiting and the searcher. The loop asks ahead (up to twice the slots in flight), so the searcher's
+            # time is taken per interval rather than by pairing each ask with a tell.
+            per_trial_search: list[float] = []
+            engine_ms: list[float] = []
+            marks = [time.perf_counter(), 0.0, 0.0]
 
-            def on_trial(_: Any, __: Any, busy: list[float] = busy, marks: list[float] = marks) -> None:
+            def on_trial(
+                _: Any,
+                __: Any,
+                searched: list[float] = per_trial_search,
+                engine_ms: list[float] = engine_ms,
+                marks: list[float] = marks,
+            ) -> None:
                 now = time.perf_counter()
-                busy.append(now - marks[0] - (clock.waiting - marks[1]))
-                marks[0], marks[1] = now, clock.waiting
+                search = clock.searcher - marks[2]
+                searched.append(search)
+                engine_ms.append(1000 * (now - marks[0] - (clock.waiting - marks[1]) - search))
+                marks[:] = [now, clock.waiting, clock.searcher]
 
             t0 = time.perf_counter()
             try:
@@ -117,11 +129,7 @@ def main() -> None:
             finally:
                 executor.shutdown()
             wall = time.perf_counter() - t0
-            search = clock.searcher
-            # ask and tell alternate: pair them per trial
-            per_trial_search = [a + b for a, b in zip(search[0::2], search[1::2], strict=False)]
             k = max(1, min(100, n // 10))
-            engine_ms = [1000 * (b - s) for b, s in zip(busy, per_trial_search, strict=False)]
             rows.append(
                 (
                     n,
