@@ -75,6 +75,10 @@ def resolve_tracking_uri(uri: str) -> str:
     return uri
 
 
+_PREPARED: set[str] = set()
+"""The stores this process has prepared (:func:`prepare_store`)."""
+
+
 def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
     """Create the tracking store in this process before any worker touches it (a new SQLite store migrates its
     schema on first use, and several processes doing that at once fail). For a server, this checks it answers.
@@ -88,9 +92,6 @@ def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
         use_wal(uri[len("sqlite:///") :].split("?", 1)[0])
     _PREPARED.add(uri)
     return client
-
-
-_PREPARED: set[str] = set()
 
 
 def store_prepared(uri: str) -> bool:
