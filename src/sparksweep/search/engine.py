@@ -655,15 +655,7 @@ class _Loop:
         ``cv_racing``, become the best trial the next one races against, once their results are in: no trial is
         handed out until then, as if they held their slots."""
         s, direction = self.spec, self.metric.direction
-        if s.cv_racing:
-            best = _value(self.progress.best)
-            for flight in self.running.values():
-                if flight.computed is None or flight.computing:
-                    continue
-                value = flight.computed.result()
-                if value is not None and (best is None or direction.better(value, best)):
-                    return True
-        if s.target is None and s.patience is None:
+        if not s.cv_racing and s.target is None and s.patience is None:
             return False
         best, since = _value(self.progress.best), self.progress.since_best
         for flight in self.running.values():
@@ -671,6 +663,8 @@ class _Loop:
                 continue
             value = flight.computed.result()
             if value is not None and (best is None or direction.better(value, best)):
+                if s.cv_racing:  # the first computed trial better than the best so far: the next one races it
+                    return True
                 best, since = value, 0
             else:
                 since += 1

@@ -172,8 +172,7 @@ def open_trial_run(task: _Task) -> _Task:
 
 
 def _create_run(task: TrialTask | ObjectiveTask) -> str:
-    if task.run_id:
-        return task.run_id
+    """Create ``task``'s child run (its callers use the driver's run id instead when the task has one)."""
     if task.child is None:
         raise TrialError(f"trial {task.number} has neither a run id nor a child run to create; give it one of them")
     return task.child.create(tracking_client(task.tracking_uri), task.retry)
