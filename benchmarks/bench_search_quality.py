@@ -73,7 +73,7 @@ FAMILIES = {
     ],
 }
 SWEEP_SETTINGS: dict[str, Any] = {
-    "search": {"cv": 5, "cv_racing": True, "executor": "spark-pool"},
+    "search": {"cv": 5, "cv_racing": True, "finalists": 4, "executor": "spark-pool"},
     "tracking": {"autolog": False, "log_models": False},
     "register": {"refit": True},
 }

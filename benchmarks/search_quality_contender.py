@@ -199,6 +199,13 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
         f"(fit {np.mean([t.fit_time for t in done] or [0]):.2f}s); families "
         + ",".join(sorted({t.family for t in done}))
     )
+    if result.finalists:  # search.finalists: each finalist's search score -> its score on fresh folds
+        scored = [
+            f"{f.trial.family.removeprefix('sklearn.')} {f.trial.value:.4g}->"
+            + ("n/a" if f.value is None else f"{f.value:.4g}")
+            for f in result.finalists
+        ]
+        cell["detail"] += "; finalists " + ", ".join(scored)
     if result.champion is None:
         raise RuntimeError(f"the sweep registered no model (stop reason {result.stop_reason})")
     mlflow.set_tracking_uri(result.tracking_uri)

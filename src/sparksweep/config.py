@@ -174,6 +174,16 @@ class SearchSpec(_Strict):
         "deviation over the root of the folds scored); it is recorded as pruned with the folds it scored. For tight "
         "budgets: hopeless trials cost a fold or two, not k.",
     )
+    finalists: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="With cv: score the best N trials again by k-fold CV on a fresh partition of the rows and choose "
+        "the champion on those scores (the trials within one standard error of the best, the best of each family "
+        "first). The best of many trials scored on the same folds is flattered by its luck on them; fresh folds are "
+        "not. Their time is kept back from the timeout; each is a child run tagged sparksweep.kind=rescore. 0: the "
+        "champion is the best trial on the search's folds.",
+    )
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
     )
@@ -207,6 +217,11 @@ class SearchSpec(_Strict):
             raise ValueError(
                 f"pruner {self.pruner!r} cannot be combined with cv={self.cv} (a pruned trial would leave folds "
                 "unscored); use the holdout split (remove 'cv') or set pruner: none"
+            )
+        if self.finalists and self.cv is None:
+            raise ValueError(
+                f"finalists: {self.finalists} scores the best trials again by k-fold cross-validation on fresh folds, "
+                "and 'cv' is not set; set cv (e.g. cv: 5) or remove finalists"
             )
         if self.cv_racing and self.cv is None:
             raise ValueError(

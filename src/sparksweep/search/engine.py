@@ -32,6 +32,13 @@ from sparksweep.search.algorithms import BaseSearcher, make_searcher
 from sparksweep.search.background import ExecutorShutdown, ExecutorStartup
 from sparksweep.search.champion import ChampionDecision, register_champion
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
+from sparksweep.search.finalists import (
+    RESCORE_SEED_OFFSET,
+    Finalist,
+    choose_finalist,
+    finalist_time,
+    pick_finalists,
+)
 from sparksweep.search.pruning import PruningLedger
 from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
 from sparksweep.search.starting import default_point
@@ -101,6 +108,8 @@ class SweepResult:
     duration: float
     stop_reason: str = "n_trials"
     """Why the sweep stopped: ``n_trials``, ``timeout``, ``patience`` or ``target``."""
+    finalists: list[Finalist] = field(default_factory=list)
+    """The trials scored again on fresh folds (``search.finalists``); ``best`` is the one best there."""
 
     def top(self, n: int = 5) -> list[TrialResult]:
         """The ``n`` best completed trials, best first."""
@@ -379,6 +388,7 @@ def _sweep(
     status = "FAILED"
     stopping: ExecutorShutdown | None = None
     try:
+        make_task = _model_task_factory(spec, dataset, metric, runner, tracking_uri)
         loop = _Loop(
             spec=spec.search,
             metric=metric,
@@ -386,8 +396,9 @@ def _sweep(
             runner=runner,
             tracker=tracker,
             on_trial=on_trial,
-            make_task=_model_task_factory(spec, dataset, metric, runner, tracking_uri),
+            make_task=make_task,
             data=handle,
+            rescore=_rescore_factory(make_task, spec.search.seed or 0),
             earlier=earlier,
             lost={t.number for t in past if t.lost},
             elapsed_before=0.0 if resume is None else resume.elapsed,
@@ -407,11 +418,16 @@ def _sweep(
         if status != "FINISHED":
             tracker.finish(status)
     champion = None
-    best = _best(trials, metric.direction)
+    finalists = loop.finalists()
+    chosen = choose_finalist(finalists, metric.direction)
+    best = chosen.trial if chosen is not None else _best(trials, metric.direction)
     try:
         tracker.set_tags({TAG_STOP_REASON: stop_reason})
         if best is not None:
-            tracker.set_tags({"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family})
+            tags = {"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family}
+            if finalists:
+                tags["sparksweep.finalists"] = _finalists_text(finalists, chosen)
+            tracker.set_tags(tags)
         if spec.registration is not None and best is not None:
             champion = register_champion(
                 client=tracker.client,
@@ -453,7 +469,19 @@ def _sweep(
         champion=champion,
         duration=time.monotonic() - started,
         stop_reason=stop_reason,
+        finalists=finalists,
     )
+
+
+def _finalists_text(finalists: list[Finalist], chosen: Finalist | None) -> str:
+    """The parent run's record of the finalists: each trial with its search score and its fresh-fold score."""
+    parts = [
+        f"trial {f.trial.number} {f.trial.family} {f.trial.value:.6g} -> "
+        + ("not scored" if f.value is None else f"{f.value:.6g}")
+        for f in finalists
+    ]
+    head = "none scored on fresh folds" if chosen is None else f"chose trial {chosen.trial.number}"
+    return f"{head}: " + "; ".join(parts)
 
 
 def _killed_if_running(trial: RecordedTrial) -> RecordedTrial:
@@ -519,6 +547,21 @@ def _model_task_factory(
     return make
 
 
+_RescoreFactory = Callable[[TrialResult, TrialRunSpec, Any], Any]
+"""(a finished trial, its re-scoring child run to create, data handle) -> the task scoring it on fresh folds."""
+
+
+def _rescore_factory(make: _TaskFactory, seed: int) -> _RescoreFactory:
+    """Tasks scoring a finished trial again: its family, params and model seed, folds drawn with another seed, no
+    race (every fold is scored)."""
+
+    def rescore(trial: TrialResult, child: TrialRunSpec, handle: Any) -> Any:
+        task = make(trial.number, child, Proposal(trial.family, trial.params), handle, None)
+        return replace(task, cv_seed=seed + RESCORE_SEED_OFFSET, race=None)
+
+    return rescore
+
+
 def _value(trial: TrialResult | None) -> float | None:
     return None if trial is None else trial.value
 
@@ -547,6 +590,8 @@ class _InFlight:
     """Why the engine cancelled this trial (sweep timeout, trial_timeout, target, patience), if it did."""
     computed: Future[Any] | None = None
     """Resolves when the trial's slot is free again, before its results are recorded (None: with its result)."""
+    rescore_of: TrialResult | None = None
+    """The finished trial this task scores again on fresh folds (a finalist); None: a trial of the search."""
 
     @property
     def computing(self) -> bool:
@@ -571,9 +616,11 @@ class _Loop:
         lost: set[int] | None = None,
         elapsed_before: float = 0.0,
         started: float | None = None,
+        rescore: _RescoreFactory | None = None,
     ) -> None:
         """``started``: when the sweep's clock started (``time.monotonic()``; default: now), which ``timeout``
-        counts from; ``elapsed_before``: seconds an earlier run of the same sweep already spent."""
+        counts from; ``elapsed_before``: seconds an earlier run of the same sweep already spent; ``rescore``: makes
+        the tasks that score finalists again (``spec.finalists``; None: a sweep without finalists)."""
         self.spec = spec
         self.metric = metric
         self.searcher = searcher
@@ -597,6 +644,28 @@ class _Loop:
         self.stopped_at: float | None = None
         """When a stopping rule cancelled the trials in flight (``time.monotonic()``)."""
         self.running: dict[Future[Any], _InFlight] = {}
+        self.rescore = rescore if spec.finalists else None
+        self.rescored: dict[int, Finalist] = {}
+        """The finalists dispatched so far, by trial number (their ``rescored`` is a placeholder until recorded)."""
+        self.out_of_time = False
+        """The timeout itself ran out: nothing more is handed out, finalists included."""
+        self._reserve_cache: tuple[int, float] = (-1, 0.0)
+
+    def _reserve(self) -> float:
+        """Seconds kept back from the timeout for the finalists (see :func:`finalist_time`)."""
+        if self.rescore is None:
+            return 0.0
+        if self._reserve_cache[0] != len(self.results):
+            reserve = finalist_time(
+                self.results, self.metric.direction, self.metric.name, self.spec.finalists, self.runner.slots
+            )
+            self._reserve_cache = (len(self.results), reserve)
+        return self._reserve_cache[1]
+
+    def finalists(self) -> list[Finalist]:
+        """The finalists scored again (or not, if that failed or ran out of time), best search score first."""
+        sign = -1.0 if self.metric.direction is Direction.MAXIMIZE else 1.0
+        return sorted(self.rescored.values(), key=lambda f: (sign * (f.trial.value or 0.0), f.trial.number))
 
     def _count(self, result: TrialResult, lost: bool = False) -> None:
         p = self.progress
@@ -622,29 +691,41 @@ class _Loop:
             self.ledger.record(result)
 
     def _check_stop(self) -> None:
-        if self.stop_reason is not None:
-            return
         s, p = self.spec, self.progress
+        timed_out = s.timeout is not None and p.elapsed >= s.timeout
+        if self.stop_reason is not None:
+            if timed_out and not self.out_of_time and self.rescore is not None:  # finalists still being scored
+                self.out_of_time = True
+                self._cancel_running(f"the sweep's timeout of {s.timeout}s ran out")
+            return
         best = _value(p.best)
         if s.target is not None and best is not None and not self.metric.direction.better(s.target, best):
             self._stop("target", f"the sweep reached its target {s.target}")
         elif s.patience is not None and p.since_best >= s.patience:
             self._stop("patience", f"{s.patience} trials in a row without a better value")
-        elif s.timeout is not None and p.elapsed >= s.timeout:
-            self._stop("timeout", f"the sweep's timeout of {s.timeout}s ran out")
+        elif s.timeout is not None and p.elapsed >= s.timeout - self._reserve():
+            if timed_out or self.rescore is None:
+                self.out_of_time = True
+                self._stop("timeout", f"the sweep's timeout of {s.timeout}s ran out")
+            else:  # the finalists' time: the trials in flight finish, then the finalists are scored
+                self.stop_reason = "timeout"
         elif self.done_count >= s.n_trials:
             self.stop_reason = "n_trials"
 
     def _stop(self, reason: str, why: str) -> None:
         self.stop_reason = reason
         if self.running:
+            self._cancel_running(why)
+        elif reason == "timeout":  # the budget is spent: workers still starting are stopped, not waited for
+            self.runner.cancel_all()
+
+    def _cancel_running(self, why: str) -> None:
+        if self.running:
             # An executor that cannot stop a running trial (local) lets it run to its end: it is waited for and
             # recorded with its real outcome, rather than left running behind a sweep that has returned.
             self.stopped_at = time.monotonic() if self.runner.can_cancel_running else None
             for flight in self.running.values():
                 flight.killed = flight.killed or f"cancelled: {why}"
-            self.runner.cancel_all()
-        elif reason == "timeout":  # the budget is spent: workers still starting are stopped, not waited for
             self.runner.cancel_all()
 
     def _computing(self) -> int:
@@ -675,6 +756,9 @@ class _Loop:
         return False
 
     def _dispatch(self, handle: Any) -> None:
+        if self.stop_reason is not None:
+            self._dispatch_finalists(handle)
+            return
         # A slot whose trial is computed takes the next one while that one is recorded (one trial recording per slot).
         slots = self.runner.slots
         in_flight = min(self.spec.n_trials - self.done_count, 2 * slots)
@@ -696,10 +780,32 @@ class _Loop:
             future = self.runner.submit(task)
             self.running[future] = _InFlight(number, proposal, computed=self.runner.computed(future))
 
+    def _dispatch_finalists(self, handle: Any) -> None:
+        """Once the search has stopped (with time left), hand out the finalists not scored again yet as slots free:
+        picked anew each time, so a trial that finished after the stop and beats them is one too."""
+        if self.rescore is None or self.out_of_time:
+            return
+        slots = self.runner.slots
+        picked = pick_finalists(self.results, self.metric.direction, self.metric.name, self.spec.finalists)
+        for trial in picked:
+            if self._computing() >= slots or len(self.running) >= 2 * slots:
+                return
+            if trial.number in self.rescored:
+                continue
+            task = self.rescore(trial, self.tracker.rescore_run(trial), handle)
+            future = self.runner.submit(task)
+            proposal = Proposal(trial.family, trial.params)
+            flight = _InFlight(trial.number, proposal, computed=self.runner.computed(future), rescore_of=trial)
+            self.running[future] = flight
+            pending = TrialResult(trial.number, "", trial.family, trial.params, TrialState.RUNNING)
+            self.rescored[trial.number] = Finalist(trial, pending)
+
     def _wake_in(self) -> float | None:
         now = time.monotonic()
         times = []
         if self.spec.timeout is not None and self.stop_reason is None:
+            times.append(self.progress.started + self.spec.timeout - self._reserve() - now)
+        elif self.spec.timeout is not None and self.rescore is not None and not self.out_of_time:
             times.append(self.progress.started + self.spec.timeout - now)
         if self.stopped_at is not None:
             times.append(self.stopped_at + _STOP_GRACE - now)
@@ -745,6 +851,10 @@ class _Loop:
             for future, flight in self.running.items():
                 why = "the sweep stopped before this trial finished"  # Ctrl-C or an error: run it again on resume
                 run_id = _started_run(future)
+                if flight.rescore_of is not None:
+                    if run_id is not None:
+                        self.tracker.fail_trial(run_id, TrialState.KILLED, why)
+                    continue
                 family, params = flight.proposal.family, flight.proposal.params
                 self.tracker.record_lost_trial(
                     flight.number, family, params, TrialState.KILLED, why, run_id=run_id, lost=True
@@ -755,9 +865,15 @@ class _Loop:
     def _give_up_on_running(self) -> None:
         """Record the cancelled trials that have not reported back within ``_STOP_GRACE`` as killed, without
         waiting for their tasks to end (the executor's shutdown reaps them)."""
+        self.stopped_at = None
         for future, flight in list(self.running.items()):
+            if flight.killed is None:  # handed out after the stop (a finalist): not cancelled
+                continue
             del self.running[future]
-            why = flight.killed or "cancelled: the sweep stopped"
+            why = flight.killed
+            if flight.rescore_of is not None:
+                self._record_rescore(flight, _lost_rescore(future, flight, why, self.tracker))
+                continue
             family, params = flight.proposal.family, flight.proposal.params
             run_id = self.tracker.record_lost_trial(
                 flight.number, family, params, TrialState.KILLED, why, run_id=_started_run(future)
@@ -766,7 +882,16 @@ class _Loop:
 
     def _finish(self, future: Future[Any]) -> None:
         flight = self.running.pop(future)
-        self._record(flight, _collect(future, flight, self.tracker))
+        if flight.rescore_of is not None:
+            self._record_rescore(flight, _collect_rescore(future, flight, self.tracker))
+        else:
+            self._record(flight, _collect(future, flight, self.tracker))
+
+    def _record_rescore(self, flight: _InFlight, result: TrialResult) -> None:
+        """A finalist's fresh-fold score: it does not count as a trial, nor is it told to the search algorithm."""
+        trial = cast(TrialResult, flight.rescore_of)
+        self.rescored[trial.number] = Finalist(trial, result)
+        self.progress.running = len(self.running)
 
     def _record(self, flight: _InFlight, result: TrialResult) -> None:
         self.searcher.tell(flight.proposal, result.value, result.state)
@@ -809,6 +934,30 @@ def _killed(flight: _InFlight, error: str, run_id: str, state: TrialState = Tria
         state=state,
         error=error,
     )
+
+
+def _lost_rescore(future: Future[Any], flight: _InFlight, error: str, tracker: SweepTracker) -> TrialResult:
+    """A finalist's re-scoring that never reported back: its run, if its worker created one, is ended."""
+    state = TrialState.KILLED if flight.killed else TrialState.FAILED
+    run_id = _started_run(future)
+    if run_id is not None:
+        tracker.fail_trial(run_id, state, error)
+    return _killed(flight, error, run_id or "", state)
+
+
+def _collect_rescore(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> TrialResult:
+    """A finalist's re-scoring result (failed or killed when its task never reported back)."""
+    try:
+        result: TrialResult = future.result()
+    except Exception as exc:
+        error = flight.killed or f"{type(exc).__name__}: {exc}"
+        known = exc.run_id if isinstance(exc, TrialLostError) else None
+        if known is not None:
+            tracker.fail_trial(known, TrialState.KILLED if flight.killed else TrialState.FAILED, error)
+        return _killed(flight, error, known or "", TrialState.KILLED if flight.killed else TrialState.FAILED)
+    if not result.recorded:
+        tracker.fail_trial(result.run_id, result.state, result.error or "the re-scoring could not be recorded")
+    return result
 
 
 def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> TrialResult:

@@ -50,6 +50,7 @@ TAG_MODEL_URI = "sparksweep.model_uri"
 TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
 TAG_STOP_REASON = "sparksweep.stop_reason"
+TAG_RESCORE_OF = "sparksweep.rescore_of"
 SPEC_ARTIFACT = "sweep.yaml"
 ELAPSED_METRIC = "elapsed_s"
 STATE_LOST = "lost"
@@ -485,6 +486,21 @@ class SweepTracker:
             TAG_SEARCHED: ",".join(params),
         }
         texts = {k: _param_text(v) for k, v in {FAMILY_PARAM: family, **params}.items()}
+        return TrialRunSpec(experiment_id=self.experiment_id, tags=tags, params=texts)
+
+    def rescore_run(self, trial: TrialResult) -> TrialRunSpec:
+        """What the child run scoring ``trial`` again on fresh folds is created with (a finalist: see
+        :mod:`sparksweep.search.finalists`). It carries no trial number, so a resumed sweep does not read it as a trial.
+        """
+        tags = {
+            TAG_PARENT: self.parent_run_id,
+            TAG_SWEEP_RUN: self.parent_run_id,
+            TAG_KIND: "rescore",
+            TAG_RESCORE_OF: trial.run_id,
+            TAG_RUN_NAME: f"rescore-{trial.number:03d}-{trial.family}",
+            TAG_SEARCHED: ",".join(trial.params),
+        }
+        texts = {k: _param_text(v) for k, v in {FAMILY_PARAM: trial.family, **trial.params}.items()}
         return TrialRunSpec(experiment_id=self.experiment_id, tags=tags, params=texts)
 
     def start_trial(self, number: int, family: str, params: dict[str, Any]) -> str:

@@ -1,0 +1,166 @@
+"""Finalists (``search.finalists``): the best trials scored again on fresh folds, and the champion chosen on those
+scores; the choice rules on typed trials, and real sweeps on the session's local Spark with a SQLite store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from pyspark import cloudpickle
+
+import tests.helpers as helpers
+from sparksweep.config import RegisterSpec, validate_spec
+from sparksweep.datasets import generate_churn
+from sparksweep.errors import SpecError
+from sparksweep.models import register_family
+from sparksweep.scoring.metrics import Direction
+from sparksweep.search.engine import run_sweep
+from sparksweep.search.finalists import Finalist, choose_finalist, finalist_time, pick_finalists
+from sparksweep.search.tracking import read_trials
+from sparksweep.search.trial import TrialResult, TrialState
+
+cloudpickle.register_pickle_by_value(helpers)
+register_family(helpers.SleepyFamily(), replace=True)
+
+
+def _trial(number: int, family: str, value: float, sd: float = 2.0, duration: float = 1.0) -> TrialResult:
+    metrics = {"rmse_fold_0": value - sd, "rmse_fold_1": value + sd, "rmse_fold_2": value, "rmse_cv_std": sd}
+    return TrialResult(number, f"run-{number}", family, {"n": number}, TrialState.COMPLETE, value, metrics, duration)
+
+
+def _rescored(trial: TrialResult, value: float | None) -> Finalist:
+    state = TrialState.KILLED if value is None else TrialState.COMPLETE
+    return Finalist(trial, TrialResult(trial.number, "", trial.family, trial.params, state, value))
+
+
+def test_finalists_are_the_trials_within_one_standard_error_the_best_of_each_family_first() -> None:
+    # Best 50.0 with a fold sd of 2.0 over 3 folds: one standard error is 2/sqrt(3) ~ 1.15.
+    trials = [
+        _trial(0, "lightgbm", 50.0),
+        _trial(1, "lightgbm", 50.2),
+        _trial(2, "lightgbm", 50.4),
+        _trial(3, "sklearn.linear", 51.0),
+        _trial(4, "xgboost", 53.0),  # beyond one standard error: never a finalist
+        TrialResult(5, "run-5", "xgboost", {}, TrialState.PRUNED, None),
+    ]
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)] == [0, 3]
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 10)] == [0, 3, 1, 2]
+    assert pick_finalists(trials, Direction.MINIMIZE, "rmse", 0) == []
+    assert pick_finalists(trials[5:], Direction.MINIMIZE, "rmse", 3) == []
+
+
+def test_a_higher_is_better_metric_ranks_the_highest_first() -> None:
+    trials = [_trial(0, "a", 0.90, sd=0.01), _trial(1, "b", 0.95, sd=0.01), _trial(2, "c", 0.949, sd=0.01)]
+    assert [t.number for t in pick_finalists(trials, Direction.MAXIMIZE, "rmse", 3)] == [1, 2]
+
+
+def test_without_fold_scores_every_completed_trial_may_be_a_finalist() -> None:
+    trials = [TrialResult(i, "", "f", {}, TrialState.COMPLETE, float(v)) for i, v in enumerate([3, 1, 2])]
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)] == [1, 2]
+
+
+def test_the_finalists_time_spreads_their_trials_over_the_slots_plus_one_for_the_trials_in_flight() -> None:
+    trials = [_trial(0, "a", 50.0, duration=4.0), _trial(1, "b", 50.1, duration=2.0), _trial(2, "c", 99.0)]
+    assert finalist_time(trials, Direction.MINIMIZE, "rmse", 3, slots=2) == pytest.approx(6.0 / 2 + 3.0)
+    assert finalist_time([], Direction.MINIMIZE, "rmse", 3, slots=2) == 0.0
+
+
+def test_the_champion_is_the_finalist_best_on_fresh_folds_not_on_the_search_s() -> None:
+    lucky, steady, lost = _trial(0, "lightgbm", 54.6), _trial(1, "sklearn.linear", 55.9), _trial(2, "xgboost", 55.0)
+    finalists = [_rescored(lucky, 56.0), _rescored(steady, 55.2), _rescored(lost, None)]
+    chosen = choose_finalist(finalists, Direction.MINIMIZE)
+    assert chosen is not None
+    assert chosen.trial is steady
+    assert choose_finalist([_rescored(lucky, None)], Direction.MINIMIZE) is None
+    # A tie on fresh folds goes to the better search score.
+    tie = choose_finalist([_rescored(steady, 55.0), _rescored(lucky, 55.0)], Direction.MINIMIZE)
+    assert tie is not None
+    assert tie.trial is lucky
+
+
+def test_finalists_need_cross_validation() -> None:
+    raw = {
+        "experiment": "e",
+        "data": {"path": "x.csv", "target": "y"},
+        "models": ["lightgbm"],
+        "search": {"finalists": 3},
+    }
+    with pytest.raises(SpecError, match="finalists: 3 .* 'cv' is not set; set cv"):
+        validate_spec(raw)
+    assert validate_spec({**raw, "search": {"finalists": 3, "cv": 3}}).search.finalists == 3
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    return generate_churn(600, seed=4)
+
+
+def _spec(tracking_uri: str, models: list[str], **search: Any) -> Any:
+    return validate_spec(
+        {
+            "experiment": "finalists",
+            "data": {"path": "unused.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
+            "models": models,
+            "search": {"n_trials": 4, "parallelism": 2, "seed": 0, "cv": 3, **search},
+            "tracking": {"uri": tracking_uri, "log_models": False, "autolog": False},
+        }
+    )
+
+
+@pytest.mark.spark
+def test_a_sweep_scores_its_finalists_on_fresh_folds_and_registers_the_one_best_there(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    spec = _spec(tracking_uri, ["sklearn.logistic_regression", "lightgbm"], finalists=2)
+    spec = spec.model_copy(update={"registration": RegisterSpec(name="finalists", refit=True)})
+    result = run_sweep(spec, data=small, spark=spark)
+    assert len(result.trials) == 4
+    assert 1 <= len(result.finalists) <= 2
+    assert all(f.value is not None for f in result.finalists)
+    chosen = choose_finalist(result.finalists, Direction.MAXIMIZE)
+    assert chosen is not None
+    assert result.best is chosen.trial
+    client = MlflowClient(tracking_uri)
+    for finalist in result.finalists:
+        run = client.get_run(finalist.rescored.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["sparksweep.kind"] == "rescore"
+        assert run.data.tags["sparksweep.rescore_of"] == finalist.trial.run_id
+        assert run.data.tags["mlflow.parentRunId"] == result.sweep_run_id
+        assert run.data.params["model_family"] == finalist.trial.family
+        assert run.data.metrics["auc_roc"] == pytest.approx(finalist.value)
+        # The same model on other folds: another score.
+        assert run.data.metrics["auc_roc"] != pytest.approx(finalist.trial.value, abs=1e-12)
+    parent = client.get_run(result.sweep_run_id)
+    assert parent.data.tags["sparksweep.best_trial_run_id"] == chosen.trial.run_id
+    assert parent.data.tags["sparksweep.finalists"].startswith(f"chose trial {chosen.trial.number}: ")
+    # A resumed sweep reads its trials back: the re-scoring runs are not among them.
+    recorded = read_trials(client, result.experiment_id, result.sweep_run_id, "auc_roc")
+    assert sorted(t.run_id for t in recorded) == sorted(t.run_id for t in result.trials)
+    assert result.champion is not None
+    version = client.get_model_version("finalists", result.champion.version)
+    assert client.get_run(version.run_id).data.tags["sparksweep.refit_of"] == chosen.trial.run_id
+
+
+@pytest.mark.spark
+def test_a_timeout_during_the_finalists_leaves_no_run_running_and_still_names_a_best_trial(
+    spark: Any, tracking_uri: str, small: pd.DataFrame
+) -> None:
+    # Trials of ~2 s (two folds of a fit that pauses ~1 s) under a timeout of 7 s: however far the finalists get
+    # before it (all, some or none scored), every run ends, and the best trial is named.
+    spec = _spec(tracking_uri, ["test.sleepy"], n_trials=50, cv=2, finalists=2, timeout=7.0)
+    result = run_sweep(spec, data=small, spark=spark)
+    assert result.stop_reason == "timeout"
+    assert result.best is not None
+    assert result.best.state is TrialState.COMPLETE
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([result.experiment_id])
+    assert runs
+    assert all(run.info.status != "RUNNING" for run in runs)
+    kinds = {run.info.run_id: run.data.tags.get("sparksweep.kind") for run in runs}
+    assert sum(kind == "trial" for kind in kinds.values()) == len(result.trials)
+    for finalist in result.finalists:
+        if finalist.value is None:
+            assert finalist.rescored.state in {TrialState.KILLED, TrialState.FAILED}
