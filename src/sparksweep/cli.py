@@ -72,6 +72,12 @@ def _print_summary(result: SweepResult) -> None:
     click.echo(f"  {'trial':>5}  {'family':<30} {result.metric:>10}  {'fit s':>6}  run id")
     for t in result.top(5):
         click.echo(f"  {t.number:>5}  {t.family:<30} {t.value:>10.5f}  {t.fit_time:>6.2f}  {t.run_id}")
+    if result.finalists:
+        click.echo(f"\nFinalists scored again on fresh folds ({result.metric}):")
+        for f in result.finalists:
+            fresh = "not scored" if f.value is None else f"{f.value:.5f}"
+            mark = "  <- chosen" if result.best is f.trial else ""
+            click.echo(f"  {f.trial.number:>5}  {f.trial.family:<30} {f.trial.value:>10.5f} -> {fresh}{mark}")
     c = result.champion
     if c is not None:
         verdict = "promoted to @champion" if c.promoted else "kept as @challenger; the champion stays"

@@ -87,7 +87,7 @@ def test_finalists_need_cross_validation() -> None:
         "models": ["lightgbm"],
         "search": {"finalists": 3},
     }
-    with pytest.raises(SpecError, match="finalists: 3 .* 'cv' is not set; set cv"):
+    with pytest.raises(SpecError, match=r"finalists: 3 .* 'cv' is not set; set cv"):
         validate_spec(raw)
     assert validate_spec({**raw, "search": {"finalists": 3, "cv": 3}}).search.finalists == 3
 
@@ -134,6 +134,7 @@ def test_a_sweep_scores_its_finalists_on_fresh_folds_and_registers_the_one_best_
         # The same model on other folds: another score.
         assert run.data.metrics["auc_roc"] != pytest.approx(finalist.trial.value, abs=1e-12)
     parent = client.get_run(result.sweep_run_id)
+    assert parent.data.params["finalists"] == "2"
     assert parent.data.tags["sparksweep.best_trial_run_id"] == chosen.trial.run_id
     assert parent.data.tags["sparksweep.finalists"].startswith(f"chose trial {chosen.trial.number}: ")
     # A resumed sweep reads its trials back: the re-scoring runs are not among them.
@@ -164,3 +165,31 @@ def test_a_timeout_during_the_finalists_leaves_no_run_running_and_still_names_a_
     for finalist in result.finalists:
         if finalist.value is None:
             assert finalist.rescored.state in {TrialState.KILLED, TrialState.FAILED}
+
+
+def test_the_cli_summary_lists_each_finalist_s_search_and_fresh_scores_and_the_one_chosen(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sparksweep.cli import _print_summary
+    from sparksweep.search.engine import SweepResult
+
+    lucky, steady = _trial(0, "lightgbm", 54.6), _trial(1, "sklearn.linear", 55.9)
+    finalists = [_rescored(lucky, 56.0), _rescored(steady, 55.2)]
+    result = SweepResult(
+        sweep_run_id="p",
+        experiment_id="1",
+        tracking_uri="sqlite:///x.db",
+        task="regression",
+        metric="rmse",
+        direction=Direction.MINIMIZE,
+        trials=[lucky, steady],
+        best=steady,
+        champion=None,
+        duration=1.0,
+        finalists=finalists,
+    )
+    _print_summary(result)
+    out = capsys.readouterr().out
+    assert "Finalists scored again on fresh folds (rmse):" in out
+    assert "lightgbm                         54.60000 -> 56.00000\n" in out
+    assert "sklearn.linear                   55.90000 -> 55.20000  <- chosen" in out

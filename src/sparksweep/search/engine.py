@@ -504,6 +504,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "pruner": spec.search.pruner,
         "cv": spec.search.cv,
         "cv_racing": spec.search.cv_racing,
+        "finalists": spec.search.finalists,
         "warm_start": spec.search.warm_start,
         "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
