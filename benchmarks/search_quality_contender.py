@@ -206,14 +206,18 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
             for f in result.finalists
         ]
         cell["detail"] += "; finalists " + ", ".join(scored)
+    if result.ensemble is not None and result.ensemble.chosen:
+        cell["detail"] += f"; ensemble {result.ensemble.describe()} ({result.ensemble.score:.4g})"
+        best_name = "ensemble"
+    else:
+        best_name = result.best.family if result.best is not None else "?"
     if result.champion is None:
         raise RuntimeError(f"the sweep registered no model (stop reason {result.stop_reason})")
     mlflow.set_tracking_uri(result.tracking_uri)
     mlflow.set_registry_uri(result.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/search-quality/{result.champion.version}")
-    best = result.best.family if result.best is not None else "?"
     cell["reported_test_score"] = result.champion.candidate_score
-    return model, len(result.trials), best
+    return model, len(result.trials), best_name
 
 
 IMPORTS = {

@@ -78,6 +78,13 @@ def _print_summary(result: SweepResult) -> None:
             fresh = "not scored" if f.value is None else f"{f.value:.5f}"
             mark = "  <- chosen" if result.best is f.trial else ""
             click.echo(f"  {f.trial.number:>5}  {f.trial.family:<30} {f.trial.value:>10.5f} -> {fresh}{mark}")
+    e = result.ensemble
+    if e is not None:
+        verdict = "the champion" if e.chosen else "not better than the best finalist alone"
+        click.echo(
+            f"  ensemble {e.describe()}: {result.metric} {e.score:.5f} on those folds "
+            f"(best finalist alone {e.single_score:.5f}): {verdict}"
+        )
     c = result.champion
     if c is not None:
         verdict = "promoted to @champion" if c.promoted else "kept as @challenger; the champion stays"

@@ -184,6 +184,13 @@ class SearchSpec(_Strict):
         "not. Their time is kept back from the timeout; each is a child run tagged sparksweep.kind=rescore. 0: the "
         "champion is the best trial on the search's folds.",
     )
+    ensemble: bool = Field(
+        default=False,
+        description="With finalists: the champion may be a weighted average of finalists, chosen greedily on their "
+        "held-out predictions on the fresh folds (ensemble selection), when it beats the best single finalist there. "
+        "The finalists are then the best trial of each family first, whatever its score, so the average has "
+        "different kinds of model to draw on. Registered models are refitted (register.refit: true).",
+    )
     warm_start: str | None = Field(
         default=None, min_length=1, description="Parent run id of an earlier sweep whose trials seed the searcher."
     )
@@ -222,6 +229,11 @@ class SearchSpec(_Strict):
             raise ValueError(
                 f"finalists: {self.finalists} scores the best trials again by k-fold cross-validation on fresh folds, "
                 "and 'cv' is not set; set cv (e.g. cv: 5) or remove finalists"
+            )
+        if self.ensemble and self.finalists < 2:
+            raise ValueError(
+                f"ensemble: true averages finalists, and finalists is {self.finalists}; set finalists: 2 or more "
+                "(e.g. finalists: 4) or remove ensemble"
             )
         if self.cv_racing and self.cv is None:
             raise ValueError(
@@ -400,6 +412,11 @@ class SweepSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
+        if self.search.ensemble and self.registration is not None and not self.registration.refit:
+            raise ValueError(
+                "search.ensemble: true registers an ensemble fitted again on all the training rows, and "
+                "register.refit is false; set register.refit: true or remove search.ensemble"
+            )
         if self.task is None:
             return self
         from sparksweep.models import get_family

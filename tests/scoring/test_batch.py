@@ -16,7 +16,7 @@ from sparksweep.config import DataSpec
 from sparksweep.data import prepare_dataset
 from sparksweep.errors import DataError, RegistryError
 from sparksweep.models import get_family
-from sparksweep.models._mlflow import log_fitted_model
+from sparksweep.models._mlflow import log_ensemble_model, log_fitted_model
 from sparksweep.scoring._udf import load_zipped_model, zip_model
 from sparksweep.scoring.batch import (
     download_model,
@@ -57,6 +57,41 @@ def _fitted(task: str, family_name: str, store: str) -> tuple[str, pd.DataFrame,
             family, estimator, task=task, features=ds.features, example=ds.training.X_valid, classes=ds.classes
         )
     return uri, df, estimator
+
+
+def _ensemble(task: str, store: str, weights: dict[str, float]) -> tuple[str, pd.DataFrame, np.ndarray]:
+    """An ensemble of the families in ``weights``, logged; with the table and the weighted average it must give."""
+    _, df, _ = _fitted(task, "lightgbm", store)
+    ds = prepare_dataset(df, DataSpec(path="x.parquet", target="y", drop=["user_id"]), task)
+    members, expected = [], 0.0
+    for name, weight in weights.items():
+        family = get_family(name)
+        estimator = family.fit(family.build({}, task=task, n_jobs=1, seed=0), ds.training)
+        members.append((family, estimator, weight))
+        expected = expected + weight * family.predict(estimator, df[ds.features], task)
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("tests").experiment_id):
+        uri = log_ensemble_model(
+            members, task=task, features=ds.features, example=ds.training.X_valid, classes=ds.classes
+        )
+    return uri, df, np.asarray(expected)
+
+
+def test_an_ensemble_scores_the_weighted_average_of_its_members_through_spark_and_pandas(
+    spark: Any, store: str
+) -> None:
+    uri, df, expected = _ensemble("multiclass", store, {"lightgbm": 0.7, "sklearn.logistic_regression": 0.3})
+    assert expected.shape == (300, 3)
+    np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-9)
+    out = score_spark(spark.createDataFrame(df), uri, tracking_uri=store, keep=["user_id"]).toPandas()
+    out = out.sort_values("user_id")
+    np.testing.assert_allclose(np.array(out["probabilities"].tolist()), expected, rtol=1e-6)
+    assert out["prediction"].tolist() == [str(c) for c in expected.argmax(axis=1)]
+    local = score_pandas(df, uri, tracking_uri=store)
+    np.testing.assert_allclose(np.array(local["probabilities"].tolist()), expected, rtol=1e-6)
+    # Regression: the weighted average of the values.
+    uri, df, expected = _ensemble("regression", store, {"lightgbm": 0.5, "sklearn.linear": 0.5})
+    pyfunc = mlflow.pyfunc.load_model(download_model(uri, store))
+    np.testing.assert_allclose(pyfunc.predict(df.drop(columns=["y", "user_id"])).to_numpy(), expected, rtol=1e-6)
 
 
 def test_binary_spark_udf_gives_the_positive_class_probability(spark: Any, store: str) -> None:

@@ -111,3 +111,20 @@ def test_a_metric_given_by_import_path(tracking_uri: str) -> None:
         assert 0.0 < client.get_run(trial.run_id).data.metrics["brier"] < 0.25
     assert result.best is not None
     assert result.best.value == min(t.value for t in result.trials if t.value is not None)
+
+
+def test_a_refitted_champion_takes_the_raw_table_with_its_text_categories(spark: Any, tracking_uri: str) -> None:
+    spec = _spec(
+        tracking_uri,
+        data={**_spec(tracking_uri).data.model_dump(), "path": "unused.parquet"},
+        models=["lightgbm"],
+        search={"n_trials": 1, "parallelism": 1, "seed": 3},
+        register={"name": "shapes-refit", "refit": True},
+    )
+    result = run_sweep(spec, data=_users(600), spark=spark)
+    assert result.champion is not None
+    assert result.champion.refit
+    fresh = _users(200, seed=11)
+    fresh.loc[:4, "plan"] = "enterprise"
+    scored = score_pandas(fresh, "models:/shapes-refit@champion", tracking_uri=tracking_uri, keep=["label"])
+    assert get_metric("auc_roc")(fresh["label"].to_numpy(), scored["prediction"].to_numpy()) > 0.7

@@ -3,6 +3,7 @@ scores; the choice rules on typed trials, and real sweeps on the session's local
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -49,6 +50,16 @@ def test_finalists_are_the_trials_within_one_standard_error_the_best_of_each_fam
     assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 10)] == [0, 3, 1, 2]
     assert pick_finalists(trials, Direction.MINIMIZE, "rmse", 0) == []
     assert pick_finalists(trials[5:], Direction.MINIMIZE, "rmse", 3) == []
+
+
+def test_an_ensemble_s_finalists_are_the_best_of_every_family_first_whatever_its_score() -> None:
+    trials = [_trial(0, "lightgbm", 50.0), _trial(1, "lightgbm", 50.2), _trial(2, "xgboost", 53.0)]
+    picked = pick_finalists(trials, Direction.MINIMIZE, "rmse", 3, diverse=True)
+    assert [t.number for t in picked] == [0, 2, 1]
+    # Their time includes their refits, one after another: a fold's fit time and a quarter each.
+    timed = [replace(t, duration=2.0, fit_time=0.4) for t in trials]
+    reserve = finalist_time(timed, Direction.MINIMIZE, "rmse", 3, slots=2, diverse=True)
+    assert reserve == pytest.approx(6.0 / 2 + 2.0 + 1.25 * 1.2)
 
 
 def test_a_higher_is_better_metric_ranks_the_highest_first() -> None:

@@ -20,6 +20,7 @@ import json
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from sparksweep.models._base import BaseModelFamily
 
-__all__ = ["PYFUNC_MODEL_FILE", "log_fitted_model", "pip_requirements"]
+__all__ = ["PYFUNC_MODEL_FILE", "log_ensemble_model", "log_fitted_model", "pip_requirements"]
 
 PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
 
@@ -117,6 +118,92 @@ def log_fitted_model(
             pip_requirements=list(pip_requirements(family.library)),
             signature=signature,
             input_example=head if input_example else None,
+        )
+
+
+def log_ensemble_model(
+    members: Sequence[tuple[BaseModelFamily, Any, float]],
+    *,
+    task: str,
+    features: list[str],
+    example: pd.DataFrame,
+    classes: list[Any] | None = None,
+    categories: dict[str, list[str]] | None = None,
+) -> str:
+    """Log a weighted average of fitted models (``(family, fitted model, weight)``, weights summing to 1) into the
+    active run as one pyfunc model, and return its ``models:/`` URI.
+
+    Each member is saved in its family's native format as the artifact ``model_<i>``; ``meta.json`` lists them with
+    their weights, and the pyfunc model predicts their weighted average (probabilities for classification).
+    """
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from sparksweep.data import decode_categories
+
+    run = mlflow.active_run()
+    if run is None:
+        raise TrackingError(
+            "log_ensemble_model logs into the active MLflow run and none is active; "
+            "wrap the call in `with mlflow.start_run(run_id=...)`"
+        )
+    if not members:
+        raise ValueError("an ensemble needs at least one member; got none")
+    with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
+        artifacts: dict[str, str] = {}
+        described = []
+        encoded = example[features].head(5)
+        prediction: Any = 0.0
+        for i, (family, estimator, weight) in enumerate(members):
+            folder = Path(tmp) / f"member_{i}"
+            folder.mkdir()
+            saved = family.save(estimator, folder)
+            artifacts[f"model_{i}"] = str(saved.path)
+            described.append(
+                {
+                    "artifact": f"model_{i}",
+                    "format": saved.format,
+                    "estimator_class": saved.estimator_class,
+                    "family": family.name,
+                    "weight": float(weight),
+                }
+            )
+            prediction = prediction + float(weight) * family.predict(estimator, encoded, task)
+        meta_path = Path(tmp) / "meta.json"
+        meta_path.write_text(
+            json.dumps(
+                {
+                    "task": task,
+                    "features": features,
+                    "format": "ensemble",
+                    "family": "ensemble",
+                    "members": described,
+                    "classes": None if classes is None else [str(c) for c in classes],
+                    "categories": categories or {},
+                }
+            )
+        )
+        artifacts["meta"] = str(meta_path)
+        head = decode_categories(encoded, categories or {})
+        output: Any = np.asarray(prediction)
+        if output.ndim == 2:
+            names = [str(c) for c in classes] if classes else [str(i) for i in range(output.shape[1])]
+            output = pd.DataFrame(output, columns=names)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            signature = infer_signature(head, output)
+        libraries = sorted({family.library for family, _, _ in members})
+        pins = list(dict.fromkeys(pin for library in libraries for pin in pip_requirements(library)))
+        return _log_pyfunc(
+            run,
+            Path(tmp) / "mlflow-model",
+            python_model=str(PYFUNC_MODEL_FILE),
+            artifacts=artifacts,
+            pip_requirements=pins,
+            signature=signature,
+            input_example=head,
         )
 
 

@@ -10,6 +10,9 @@ model. ``predict`` returns:
   ``spark_udf(..., result_type="array<double>")`` gives the probabilities in class order);
 * regression: the prediction, one float per row.
 
+An ensemble (``format: ensemble`` in ``meta.json``) holds several fitted models, each an artifact ``model_<i>`` in its
+own native format with its weight; it predicts their weighted average in the same convention.
+
 The model takes the raw table: categorical columns hold text. Their categories, fixed when the sweep prepared the
 data, are in ``meta.json``; each is turned into a pandas ``category`` column with exactly those categories (a value
 outside them counts as missing), as sparksweep.data.encode_categories does for training. The rest of the
@@ -53,31 +56,63 @@ def _encode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.
     return out
 
 
+def _load_native(fmt: str, estimator_class: str, path: str, meta_path: str) -> Any:
+    """A fitted model saved in its library's own format (``fmt``: skops, xgboost or lightgbm)."""
+    if fmt == "skops":
+        return _load_skops(path)
+    if fmt == "xgboost":
+        import xgboost
+
+        model = getattr(xgboost, estimator_class.split(".")[-1])()
+        model.load_model(path)
+        return model
+    if fmt == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=path)
+    raise ValueError(f"unknown model format {fmt!r} in {meta_path}")
+
+
+def _predict_native(model: Any, fmt: str, task: str, X: Any, threads: int | None) -> np.ndarray:
+    """One fitted model's predictions in sparksweep's convention, as float64."""
+    if fmt == "lightgbm":
+        out = np.asarray(model.predict(X, **({} if threads is None else {"num_threads": threads})))
+        out = out.astype(np.float64, copy=False)
+        if task == "multiclass" or task == "regression":
+            return out
+        return out if out.ndim == 1 else out[:, 1]
+    if threads is not None and fmt == "xgboost":
+        model.set_params(n_jobs=threads)
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    return proba[:, 1] if task == "binary" else proba
+
+
 class SparkSweepModel(PythonModel):
-    """Wraps a fitted estimator saved in its native format and predicts in sparksweep's convention."""
+    """Wraps a fitted estimator (or a weighted ensemble of them) saved in its native format and predicts in
+    sparksweep's convention."""
 
     def load_context(self, context: Any) -> None:
-        with open(context.artifacts["meta"]) as fh:
+        meta_path = context.artifacts["meta"]
+        with open(meta_path) as fh:
             meta = json.load(fh)
         self.task: str = meta["task"]
         self.features: list[str] = meta["features"]
         self.format: str = meta["format"]
         self.classes: list[str] = [str(c) for c in meta.get("classes") or []]
         self.categories: dict[str, list[str]] = dict(meta.get("categories") or {})
-        path = context.artifacts["model"]
-        if self.format == "skops":
-            self.model = _load_skops(path)
-        elif self.format == "xgboost":
-            import xgboost
-
-            self.model = getattr(xgboost, meta["estimator_class"].split(".")[-1])()
-            self.model.load_model(path)
-        elif self.format == "lightgbm":
-            import lightgbm
-
-            self.model = lightgbm.Booster(model_file=path)
+        self.members: list[tuple[Any, str, float]] = []
+        """An ensemble's (model, format, weight); empty for a single model."""
+        if self.format == "ensemble":
+            for member in meta["members"]:
+                path = context.artifacts[member["artifact"]]
+                model = _load_native(member["format"], member["estimator_class"], path, meta_path)
+                self.members.append((model, member["format"], float(member["weight"])))
+            self.model = None
         else:
-            raise ValueError(f"unknown model format {self.format!r} in {context.artifacts['meta']}")
+            path = context.artifacts["model"]
+            self.model = _load_native(self.format, meta.get("estimator_class", ""), path, meta_path)
 
     @property
     def takes_matrix(self) -> bool:
@@ -95,18 +130,15 @@ class SparkSweepModel(PythonModel):
         """
         if isinstance(X, pd.DataFrame):
             X = _encode_categories(X[self.features], self.categories)
-        if self.format == "lightgbm":
-            out = np.asarray(self.model.predict(X, **({} if threads is None else {"num_threads": threads})))
-            out = out.astype(np.float64, copy=False)
-            if self.task == "multiclass" or self.task == "regression":
-                return out
-            return out if out.ndim == 1 else out[:, 1]
-        if threads is not None and self.format == "xgboost":
-            self.model.set_params(n_jobs=threads)
-        if self.task == "regression":
-            return np.asarray(self.model.predict(X), dtype=np.float64)
-        proba = np.asarray(self.model.predict_proba(X), dtype=np.float64)
-        return proba[:, 1] if self.task == "binary" else proba
+        if not self.members:
+            return _predict_native(self.model, self.format, self.task, X, threads)
+        if not isinstance(X, pd.DataFrame):  # every member takes the features by name
+            X = pd.DataFrame(X, columns=self.features)
+        total: np.ndarray | None = None
+        for model, fmt, weight in self.members:
+            part = weight * _predict_native(model, fmt, self.task, X, threads)
+            total = part if total is None else total + part
+        return np.asarray(total, dtype=np.float64)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
         missing = [c for c in self.features if c not in model_input.columns]

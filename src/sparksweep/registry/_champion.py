@@ -23,6 +23,8 @@ from sparksweep.scoring.batch import load_model, resolve_model_uri
 from sparksweep.scoring.schema import match_columns, model_input_types, pandas_column_types
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy.typing as npt
     import pandas as pd
     from mlflow import MlflowClient
@@ -234,10 +236,14 @@ def register_champion(
     dataset: Dataset,
     metric: Metric,
     sweep_run_id: str,
+    ensemble: Sequence[tuple[TrialResult, float]] | None = None,
 ) -> ChampionDecision:
     """Register ``best`` (refit on train + valid when ``registration.refit``) as a new version of
     ``registration.name``, and make it ``@champion`` only if it passes the gate against the current champion on the
     same test rows (or ``registration.force``); otherwise it becomes ``@challenger``.
+
+    With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
+    average, each member refitted (:func:`~sparksweep.registry._refit.refit_ensemble`), instead of ``best`` alone.
 
     The decision, both scores, the bootstrap interval and the reason are tags on the new version and on the sweep's
     parent run ``sweep_run_id``.
@@ -249,7 +255,17 @@ def register_champion(
     """
     name = registration.name
     run_id = best.run_id
-    if registration.refit:  # the refit model is registered: the trial's own model is not needed
+    if ensemble and not registration.refit:
+        raise RegistryError(
+            "an ensemble is registered refitted on all the training rows, and register.refit is false; "
+            "set register.refit: true, or set search.ensemble: false"
+        )
+    if ensemble:
+        from sparksweep.registry._refit import refit_ensemble
+
+        model_uri = refit_ensemble(client, tracking_uri, ensemble, dataset, sweep_run_id)
+        run_id = client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or run_id
+    elif registration.refit:  # the refit model is registered: the trial's own model is not needed
         from sparksweep.registry._refit import refit_best
 
         model_uri = refit_best(client, tracking_uri, best, dataset, sweep_run_id)
@@ -294,12 +310,14 @@ def register_champion(
             "sparksweep.sweep_run_id": sweep_run_id,
             "sparksweep.trial_run_id": best.run_id,
             "sparksweep.data_fingerprint": dataset.fingerprint,
-            "sparksweep.model_family": best.family,
+            "sparksweep.model_family": "ensemble" if ensemble else best.family,
             "sparksweep.refit": str(registration.refit).lower(),
             f"sparksweep.valid.{metric.name}": repr(best.value),
             f"sparksweep.test.{metric.name}": repr(gate.candidate_score),
             "sparksweep.registered_at": _now(),
         }
+        if ensemble:
+            lineage["sparksweep.ensemble"] = ", ".join(f"{t.family} {w:.2f} (run {t.run_id})" for t, w in ensemble)
         version = client.create_model_version(
             name,
             source=source,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from sparksweep.data import Dataset, TrainingData
+    from sparksweep.models._base import BaseModelFamily
     from sparksweep.search.trial import TrialResult
 
-__all__ = ["refit_best", "refit_data"]
+__all__ = ["refit_best", "refit_data", "refit_ensemble"]
 
 
 def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingData:
@@ -47,6 +49,41 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
     )
 
 
+def _fit_again(client: MlflowClient, trial: TrialResult, dataset: Dataset) -> tuple[BaseModelFamily, Any, int | None]:
+    """``trial``'s family with its params, fitted on train + valid: (family, fitted model, the rounds it was fitted
+    for when its family stops early and the trial recorded them)."""
+    from sparksweep.models import get_family
+    from sparksweep.search.worker import ROUNDS_METRIC
+
+    family = get_family(trial.family)
+    recorded = trial.metrics.get(ROUNDS_METRIC)
+    if recorded is None and family.stops_early:
+        recorded = client.get_run(trial.run_id).data.metrics.get(ROUNDS_METRIC)
+    rounds = max(1, round(recorded)) if family.stops_early and recorded is not None else None
+    both = refit_data(dataset.training, stops_early=family.stops_early and rounds is None, seed=trial.number)
+    estimator = family.build(trial.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=trial.number)
+    if rounds is None:
+        return family, family.fit(estimator, both), None  # the fitted model: the estimator or its pipeline
+    return family, family.fit_rounds(estimator, both, rounds), rounds
+
+
+def _refit_run(client: MlflowClient, trial: TrialResult, sweep_run_id: str, name: str, tags: dict[str, str]) -> str:
+    """Create the refit's child run of the sweep (in ``trial``'s experiment) and return its id."""
+    experiment_id = client.get_run(trial.run_id).info.experiment_id
+    run = client.create_run(
+        experiment_id,
+        start_time=int(time.time() * 1000),
+        tags={
+            "mlflow.parentRunId": sweep_run_id,
+            "mlflow.runName": name,
+            "sparksweep.kind": "refit",
+            "sparksweep.sweep_run_id": sweep_run_id,
+            **tags,
+        },
+    )
+    return str(run.info.run_id)
+
+
 def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, dataset: Dataset, sweep_run_id: str) -> str:
     """Build the best trial's family with its params, fit it on train + valid, log it and return its model URI.
 
@@ -61,37 +98,16 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     from mlflow.entities import Param
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    from sparksweep.models import get_family
     from sparksweep.models._mlflow import log_fitted_model
     from sparksweep.search.worker import ROUNDS_METRIC
 
-    family = get_family(best.family)
     data = dataset.training
-    trial_run = client.get_run(best.run_id)
-    recorded = best.metrics.get(ROUNDS_METRIC, trial_run.data.metrics.get(ROUNDS_METRIC))
-    rounds = max(1, round(recorded)) if family.stops_early and recorded is not None else None
-    both = refit_data(data, stops_early=family.stops_early and rounds is None, seed=best.number)
-    experiment_id = trial_run.info.experiment_id
-    run = client.create_run(
-        experiment_id,
-        start_time=int(time.time() * 1000),
-        tags={
-            "mlflow.parentRunId": sweep_run_id,
-            "mlflow.runName": f"refit-{best.family}",
-            "sparksweep.kind": "refit",
-            "sparksweep.sweep_run_id": sweep_run_id,
-            "sparksweep.refit_of": best.run_id,
-        },
-    )
-    run_id = run.info.run_id
+    run_id = _refit_run(client, best, sweep_run_id, f"refit-{best.family}", {"sparksweep.refit_of": best.run_id})
     params = {"model_family": best.family, **best.params}
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
-    estimator = family.build(best.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=best.number)
     t0 = time.perf_counter()
-    if rounds is None:
-        estimator = family.fit(estimator, both)  # the fitted model: the estimator or its preprocessing pipeline
-    else:
-        estimator = family.fit_rounds(estimator, both, rounds)
+    family, estimator, rounds = _fit_again(client, best, dataset)
+    if rounds is not None:
         client.log_metric(run_id, ROUNDS_METRIC, float(rounds))
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
     # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
@@ -103,6 +119,53 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
             features=dataset.features,
             example=data.X_valid,
             classes=dataset.classes,
+            categories=data.categories,
+        )
+    client.set_tag(run_id, "sparksweep.model_uri", model_uri)
+    client.set_terminated(run_id)
+    return model_uri
+
+
+def refit_ensemble(
+    client: MlflowClient,
+    tracking_uri: str,
+    members: Sequence[tuple[TrialResult, float]],
+    dataset: Dataset,
+    sweep_run_id: str,
+) -> str:
+    """Fit every member of an ensemble (:mod:`sparksweep.search.ensemble`) on train + valid as :func:`refit_best`
+    does, log their weighted average as one model in a refit run, and return its model URI.
+
+    The run's params are each member's family, weight and settings, prefixed ``member_<i>.``.
+    """
+    import mlflow
+    from mlflow.entities import Param
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    from sparksweep.models._mlflow import log_ensemble_model
+
+    first = members[0][0]
+    of = ",".join(t.run_id for t, _ in members)
+    run_id = _refit_run(client, first, sweep_run_id, "refit-ensemble", {"sparksweep.refit_of": of})
+    params: dict[str, Any] = {"model_family": "ensemble"}
+    for i, (trial, weight) in enumerate(members):
+        params.update({f"member_{i}.family": trial.family, f"member_{i}.weight": round(weight, 6)})
+        params.update({f"member_{i}.{k}": v for k, v in trial.params.items()})
+    client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+    t0 = time.perf_counter()
+    fitted = []
+    for trial, weight in members:
+        family, estimator, _ = _fit_again(client, trial, dataset)
+        fitted.append((family, estimator, weight))
+    client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
+    with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
+        model_uri = log_ensemble_model(
+            fitted,
+            task=dataset.task,
+            features=dataset.features,
+            example=dataset.training.X_valid,
+            classes=dataset.classes,
+            categories=dataset.training.categories,
         )
     client.set_tag(run_id, "sparksweep.model_uri", model_uri)
     client.set_terminated(run_id)

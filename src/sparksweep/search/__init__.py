@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from sparksweep.search.algorithms import ALGORITHMS, BaseSearcher, make_searcher
     from sparksweep.search.champion import ChampionDecision, register_champion
     from sparksweep.search.engine import SweepProgress, SweepResult, resume_sweep, run_sweep
+    from sparksweep.search.ensemble import Ensemble
     from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
+    from sparksweep.search.finalists import Finalist
     from sparksweep.search.objective import optimize
     from sparksweep.search.worker import TrialContext
 
@@ -26,6 +28,8 @@ __all__ = [
     "BaseSearcher",
     "Categorical",
     "ChampionDecision",
+    "Ensemble",
+    "Finalist",
     "Float",
     "Int",
     "LocalExecutor",
@@ -52,6 +56,8 @@ _LAZY = {
     "ChampionDecision": "sparksweep.search.champion",
     "register_champion": "sparksweep.search.champion",
     "SweepProgress": "sparksweep.search.engine",
+    "Ensemble": "sparksweep.search.ensemble",
+    "Finalist": "sparksweep.search.finalists",
     "SweepResult": "sparksweep.search.engine",
     "run_sweep": "sparksweep.search.engine",
     "resume_sweep": "sparksweep.search.engine",

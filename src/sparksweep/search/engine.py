@@ -31,6 +31,7 @@ from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_me
 from sparksweep.search.algorithms import BaseSearcher, make_searcher
 from sparksweep.search.background import ExecutorShutdown, ExecutorStartup
 from sparksweep.search.champion import ChampionDecision, register_champion
+from sparksweep.search.ensemble import Ensemble, select_ensemble
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.finalists import (
     RESCORE_SEED_OFFSET,
@@ -110,6 +111,8 @@ class SweepResult:
     """Why the sweep stopped: ``n_trials``, ``timeout``, ``patience`` or ``target``."""
     finalists: list[Finalist] = field(default_factory=list)
     """The trials scored again on fresh folds (``search.finalists``); ``best`` is the one best there."""
+    ensemble: Ensemble | None = None
+    """The finalists' best weighted average (``search.ensemble``); the champion when :attr:`Ensemble.chosen`."""
 
     def top(self, n: int = 5) -> list[TrialResult]:
         """The ``n`` best completed trials, best first."""
@@ -398,7 +401,7 @@ def _sweep(
             on_trial=on_trial,
             make_task=make_task,
             data=handle,
-            rescore=_rescore_factory(make_task, spec.search.seed or 0),
+            rescore=_rescore_factory(make_task, spec.search.seed or 0, spec.search.ensemble),
             earlier=earlier,
             lost={t.number for t in past if t.lost},
             elapsed_before=0.0 if resume is None else resume.elapsed,
@@ -421,12 +424,21 @@ def _sweep(
     finalists = loop.finalists()
     chosen = choose_finalist(finalists, metric.direction)
     best = chosen.trial if chosen is not None else _best(trials, metric.direction)
+    ensemble: Ensemble | None = None
     try:
+        if spec.search.ensemble:
+            ensemble = _ensemble(finalists, dataset, metric)
         tracker.set_tags({TAG_STOP_REASON: stop_reason})
         if best is not None:
             tags = {"sparksweep.best_trial_run_id": best.run_id, "sparksweep.best_family": best.family}
             if finalists:
                 tags["sparksweep.finalists"] = _finalists_text(finalists, chosen)
+            if ensemble is not None:
+                head = "chosen" if ensemble.chosen else "not chosen"
+                tags["sparksweep.ensemble"] = (
+                    f"{head}: {ensemble.describe()}; {metric.name} {ensemble.score:.6g} on the finalists' folds, "
+                    f"best single {ensemble.single_score:.6g}"
+                )
             tracker.set_tags(tags)
         if spec.registration is not None and best is not None:
             champion = register_champion(
@@ -437,6 +449,7 @@ def _sweep(
                 dataset=dataset,
                 metric=metric,
                 sweep_run_id=tracker.parent_run_id,
+                ensemble=ensemble.members if ensemble is not None and ensemble.chosen else None,
             )
             tracker.set_tags(
                 {
@@ -470,7 +483,18 @@ def _sweep(
         duration=time.monotonic() - started,
         stop_reason=stop_reason,
         finalists=finalists,
+        ensemble=ensemble,
     )
+
+
+def _ensemble(finalists: list[Finalist], dataset: Dataset, metric: Metric) -> Ensemble | None:
+    """The finalists' best weighted average on their out-of-fold predictions (the rows in the order CV concatenates
+    them: the training rows, then the validation rows); its members are the finalists' trials."""
+    import numpy as np
+
+    scored = [replace(f.trial, predictions=f.rescored.predictions) for f in finalists if f.value is not None]
+    y = np.concatenate([np.asarray(dataset.training.y_train), np.asarray(dataset.training.y_valid)])
+    return select_ensemble(scored, y, metric)
 
 
 def _finalists_text(finalists: list[Finalist], chosen: Finalist | None) -> str:
@@ -505,6 +529,7 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "cv": spec.search.cv,
         "cv_racing": spec.search.cv_racing,
         "finalists": spec.search.finalists,
+        "ensemble": spec.search.ensemble,
         "warm_start": spec.search.warm_start,
         "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
@@ -552,13 +577,13 @@ _RescoreFactory = Callable[[TrialResult, TrialRunSpec, Any], Any]
 """(a finished trial, its re-scoring child run to create, data handle) -> the task scoring it on fresh folds."""
 
 
-def _rescore_factory(make: _TaskFactory, seed: int) -> _RescoreFactory:
+def _rescore_factory(make: _TaskFactory, seed: int, predictions: bool = False) -> _RescoreFactory:
     """Tasks scoring a finished trial again: its family, params and model seed, folds drawn with another seed, no
-    race (every fold is scored)."""
+    race (every fold is scored); with ``predictions``, handing back their out-of-fold predictions (an ensemble's)."""
 
     def rescore(trial: TrialResult, child: TrialRunSpec, handle: Any) -> Any:
         task = make(trial.number, child, Proposal(trial.family, trial.params), handle, None)
-        return replace(task, cv_seed=seed + RESCORE_SEED_OFFSET, race=None)
+        return replace(task, cv_seed=seed + RESCORE_SEED_OFFSET, race=None, keep_predictions=predictions)
 
     return rescore
 
@@ -658,7 +683,12 @@ class _Loop:
             return 0.0
         if self._reserve_cache[0] != len(self.results):
             reserve = finalist_time(
-                self.results, self.metric.direction, self.metric.name, self.spec.finalists, self.runner.slots
+                self.results,
+                self.metric.direction,
+                self.metric.name,
+                self.spec.finalists,
+                self.runner.slots,
+                diverse=self.spec.ensemble,
             )
             self._reserve_cache = (len(self.results), reserve)
         return self._reserve_cache[1]
@@ -787,7 +817,8 @@ class _Loop:
         if self.rescore is None or self.out_of_time:
             return
         slots = self.runner.slots
-        picked = pick_finalists(self.results, self.metric.direction, self.metric.name, self.spec.finalists)
+        s = self.spec
+        picked = pick_finalists(self.results, self.metric.direction, self.metric.name, s.finalists, diverse=s.ensemble)
         for trial in picked:
             if self._computing() >= slots or len(self.running) >= 2 * slots:
                 return

@@ -63,9 +63,12 @@ def _standard_error(best: TrialResult, metric: str) -> float:
     return sd / math.sqrt(folds)
 
 
-def pick_finalists(trials: Sequence[TrialResult], direction: Direction, metric: str, n: int) -> list[TrialResult]:
+def pick_finalists(
+    trials: Sequence[TrialResult], direction: Direction, metric: str, n: int, *, diverse: bool = False
+) -> list[TrialResult]:
     """Up to ``n`` completed trials to score again: those within one standard error of the best trial's CV score,
-    the best of each family first (in the order of their scores), then the next best of any family.
+    the best of each family first (in the order of their scores), then the next best of any family. ``diverse`` (an
+    ensemble's finalists): the best of each family first whatever its score, then the others within the margin.
 
     Example:
         >>> from sparksweep.search.trial import TrialResult, TrialState
@@ -86,7 +89,7 @@ def pick_finalists(trials: Sequence[TrialResult], direction: Direction, metric: 
     margin = _standard_error(best, metric)
     close = [t for t in ranked if abs((t.value or 0.0) - (best.value or 0.0)) <= margin]
     firsts: dict[str, TrialResult] = {}
-    for trial in close:
+    for trial in ranked if diverse else close:
         firsts.setdefault(trial.family, trial)
     picked = list(firsts.values())[:n]
     chosen = {t.number for t in picked}
@@ -94,14 +97,19 @@ def pick_finalists(trials: Sequence[TrialResult], direction: Direction, metric: 
     return picked
 
 
-def finalist_time(trials: Sequence[TrialResult], direction: Direction, metric: str, n: int, slots: int) -> float:
+def finalist_time(
+    trials: Sequence[TrialResult], direction: Direction, metric: str, n: int, slots: int, *, diverse: bool = False
+) -> float:
     """Seconds to keep back from a timeout for the finalists: their trials' durations spread over the slots, plus one
-    finalist's mean duration for the trials still running when the search stops (they finish first)."""
-    picked = pick_finalists(trials, direction, metric, n)
+    finalist's mean duration for the trials still running when the search stops (they finish first); with
+    ``diverse`` (an ensemble's finalists), also their refits after the sweep, one after another on all the rows
+    (each a fold's fit time and a quarter: a fold fits on (k-1)/k of them)."""
+    picked = pick_finalists(trials, direction, metric, n, diverse=diverse)
     if not picked:
         return 0.0
     durations = [t.duration for t in picked]
-    return sum(durations) / max(1, slots) + sum(durations) / len(durations)
+    refits = 1.25 * sum(t.fit_time for t in picked) if diverse else 0.0
+    return sum(durations) / max(1, slots) + sum(durations) / len(durations) + refits
 
 
 def choose_finalist(finalists: Sequence[Finalist], direction: Direction) -> Finalist | None:

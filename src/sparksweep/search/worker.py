@@ -107,6 +107,9 @@ class TrialTask:
     stops after a fold once it is clearly behind them (see :func:`race_lost`). None: every fold runs."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """How writes to the tracking store are retried on transient errors."""
+    keep_predictions: bool = False
+    """With cv: hand the out-of-fold predictions back in the result (a finalist of an ensemble: see
+    :mod:`sparksweep.search.ensemble`); they are not written to the store."""
     child: TrialRunSpec | None = None
     """The child run the worker creates when ``run_id`` is empty."""
 
@@ -280,6 +283,9 @@ class _CrossValidation:
     fit_time: float = 0.0
     """Seconds spent fitting, over all folds."""
     lost_race: bool = False
+    predictions: Any = None
+    """With ``task.keep_predictions``: each row's prediction by the fold that held it out, in the order of the
+    training rows then the validation rows (``[n]``, or ``[n, classes]`` for multiclass)."""
 
 
 def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _CrossValidation:
@@ -307,6 +313,7 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
     out = _CrossValidation()
     fitted: list[tuple[Any, pd.DataFrame, np.ndarray]] = []  # (model, scored rows, their targets) per fold
     curves: list[list[float]] = []
+    held_out: list[tuple[np.ndarray, np.ndarray]] = []  # (scored rows, their predictions) per fold
     for fit_idx, stop_idx, score_idx in cv_folds(
         y, k=k, seed=seed, stratify=task.task != "regression", stops_early=family.stops_early and not shared
     ):
@@ -327,7 +334,9 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
         X_score = X.iloc[score_idx].reset_index(drop=True)
         # With shared rounds this is the fold at its own best round: a score the shared round can only match, so a
         # race judged on it stops no trial that the final scores would keep.
-        out.scores.append(metric(y[score_idx], family.predict(out.model, X_score, task.task)))
+        predicted = family.predict(out.model, X_score, task.task)
+        out.scores.append(metric(y[score_idx], predicted))
+        held_out.append((score_idx, predicted))
         if shared:
             fitted.append((out.model, X_score, y[score_idx]))
             curves.append(family.round_curve(out.model))
@@ -345,7 +354,14 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
         mean = np.mean([curve[:common] for curve in curves], axis=0)
         best = int(np.argmin(mean)) + 1
         out.rounds = [best]
-        out.scores = [metric(y_s, family.predict_rounds(model, X_s, task.task, best)) for model, X_s, y_s in fitted]
+        at_best = [family.predict_rounds(model, X_s, task.task, best) for model, X_s, _ in fitted]
+        out.scores = [metric(y_s, p) for (_, _, y_s), p in zip(fitted, at_best, strict=True)]
+        held_out = [(rows, p) for (rows, _), p in zip(held_out, at_best, strict=True)]
+    if task.keep_predictions:
+        first = held_out[0][1]
+        out.predictions = np.full((len(y), *first.shape[1:]), np.nan)
+        for rows, predicted in held_out:
+            out.predictions[rows] = predicted
     return out
 
 
@@ -601,6 +617,7 @@ def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Comput
                 fit.metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
                 fit.metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
                 rounds = sum(cv.rounds) / len(cv.rounds) if cv.rounds else None
+                fit.predictions = cv.predictions
                 if cv.lost_race:
                     lost = TrialPruned(len(fold_scores), sum(fold_scores) / len(fold_scores))
                     fit.fit_time = cv.fit_time
@@ -654,6 +671,7 @@ class _Fit:
     estimator: Any = None
     data: TrainingData | None = None
     value: float = math.nan
+    predictions: Any = None
 
     def _open(self) -> tuple[TrialTask, Any]:
         task = self.opening.task(self.task)  # raises when the run could not be created: the driver records it
@@ -721,6 +739,7 @@ class _Fit:
             step=None if reporter is None else reporter.last_step,
             intermediate={} if reporter is None else dict(reporter.intermediate),
             pruner_attrs={} if reporter is None else reporter.system_attrs,
+            predictions=self.predictions,
         )
 
     def record_pruned(self, pruned: Any, extra: dict[str, float] | None = None) -> TrialResult:
