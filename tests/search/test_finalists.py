@@ -18,7 +18,7 @@ from sparksweep.errors import SpecError
 from sparksweep.models import register_family
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.engine import run_sweep
-from sparksweep.search.finalists import Finalist, choose_finalist, finalist_time, pick_finalists
+from sparksweep.search.finalists import HANDOVER, Finalist, choose_finalist, finalist_time, pick_finalists
 from sparksweep.search.tracking import read_trials
 from sparksweep.search.trial import TrialResult, TrialState
 
@@ -59,7 +59,7 @@ def test_an_ensemble_s_finalists_are_the_best_of_every_family_first_whatever_its
     # Their time includes their refits, one after another: a fold's fit time and a quarter each.
     timed = [replace(t, duration=2.0, fit_time=0.4) for t in trials]
     reserve = finalist_time(timed, Direction.MINIMIZE, "rmse", 3, slots=2, diverse=True)
-    assert reserve == pytest.approx(6.0 / 2 + 2.0 + 1.25 * 1.2)
+    assert reserve == pytest.approx(6.0 / 2 + 2.0 + HANDOVER + 1.25 * 1.2)
 
 
 def test_a_higher_is_better_metric_ranks_the_highest_first() -> None:
@@ -72,9 +72,9 @@ def test_without_fold_scores_every_completed_trial_may_be_a_finalist() -> None:
     assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)] == [1, 2]
 
 
-def test_the_finalists_time_spreads_their_trials_over_the_slots_plus_one_for_the_trials_in_flight() -> None:
+def test_the_finalists_time_spreads_their_trials_over_the_slots_plus_the_longest_for_the_trials_in_flight() -> None:
     trials = [_trial(0, "a", 50.0, duration=4.0), _trial(1, "b", 50.1, duration=2.0), _trial(2, "c", 99.0)]
-    assert finalist_time(trials, Direction.MINIMIZE, "rmse", 3, slots=2) == pytest.approx(6.0 / 2 + 3.0)
+    assert finalist_time(trials, Direction.MINIMIZE, "rmse", 3, slots=2) == pytest.approx(6.0 / 2 + 4.0 + HANDOVER)
     assert finalist_time([], Direction.MINIMIZE, "rmse", 3, slots=2) == 0.0
 
 
