@@ -18,7 +18,14 @@ from sparksweep.errors import SpecError
 from sparksweep.models import register_family
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.engine import run_sweep
-from sparksweep.search.finalists import HANDOVER, Finalist, choose_finalist, finalist_time, pick_finalists
+from sparksweep.search.finalists import (
+    HANDOVER,
+    Finalist,
+    affordable,
+    choose_finalist,
+    finalist_time,
+    pick_finalists,
+)
 from sparksweep.search.tracking import read_trials
 from sparksweep.search.trial import TrialResult, TrialState
 
@@ -58,7 +65,7 @@ def test_an_ensemble_s_finalists_are_the_best_of_every_family_first_whatever_its
     assert [t.number for t in picked] == [0, 2, 1]
     # Their time includes their refits, one after another: a fold's fit time and a quarter each.
     timed = [replace(t, duration=2.0, fit_time=0.4) for t in trials]
-    reserve = finalist_time(timed, Direction.MINIMIZE, "rmse", 3, slots=2, diverse=True)
+    reserve = finalist_time([timed[t.number] for t in picked], slots=2, diverse=True)
     assert reserve == pytest.approx(6.0 / 2 + 2.0 + HANDOVER + 1.25 * 1.2)
 
 
@@ -74,8 +81,18 @@ def test_without_fold_scores_every_completed_trial_may_be_a_finalist() -> None:
 
 def test_the_finalists_time_spreads_their_trials_over_the_slots_plus_the_longest_for_the_trials_in_flight() -> None:
     trials = [_trial(0, "a", 50.0, duration=4.0), _trial(1, "b", 50.1, duration=2.0), _trial(2, "c", 99.0)]
-    assert finalist_time(trials, Direction.MINIMIZE, "rmse", 3, slots=2) == pytest.approx(6.0 / 2 + 4.0 + HANDOVER)
-    assert finalist_time([], Direction.MINIMIZE, "rmse", 3, slots=2) == 0.0
+    picked = pick_finalists(trials, Direction.MINIMIZE, "rmse", 3)
+    assert finalist_time(picked, slots=2) == pytest.approx(6.0 / 2 + 4.0 + HANDOVER)
+    assert finalist_time([], slots=2) == 0.0
+
+
+def test_only_the_first_finalists_whose_time_fits_the_limit_are_kept_and_always_one() -> None:
+    trials = [_trial(i, f"family-{i}", 50.0 + i / 10, duration=4.0) for i in range(4)]
+    # One: 4/2 + 4 + 1 = 7 s; two: 8/2 + 4 + 1 = 9 s; three: 11 s; four: 13 s.
+    assert [t.number for t in affordable(trials, 2, 11.5)] == [0, 1, 2]
+    assert [t.number for t in affordable(trials, 2, 100.0)] == [0, 1, 2, 3]
+    assert [t.number for t in affordable(trials, 2, 1.0)] == [0]
+    assert affordable([], 2, 1.0) == []
 
 
 def test_the_champion_is_the_finalist_best_on_fresh_folds_not_on_the_search_s() -> None:

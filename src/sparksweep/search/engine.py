@@ -34,8 +34,10 @@ from sparksweep.search.champion import ChampionDecision, register_champion
 from sparksweep.search.ensemble import Ensemble, select_ensemble
 from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
 from sparksweep.search.finalists import (
+    FINALISTS_SHARE,
     RESCORE_SEED_OFFSET,
     Finalist,
+    affordable,
     choose_finalist,
     finalist_time,
     pick_finalists,
@@ -677,19 +679,21 @@ class _Loop:
         """The timeout itself ran out: nothing more is handed out, finalists included."""
         self._reserve_cache: tuple[int, float] = (-1, 0.0)
 
+    def _finalists_now(self) -> list[TrialResult]:
+        """The finalists as the results stand: :func:`pick_finalists`, as many as fit in a
+        :data:`FINALISTS_SHARE` of the timeout."""
+        s = self.spec
+        picked = pick_finalists(self.results, self.metric.direction, self.metric.name, s.finalists, diverse=s.ensemble)
+        if s.timeout is None:
+            return picked
+        return affordable(picked, self.runner.slots, FINALISTS_SHARE * s.timeout, diverse=s.ensemble)
+
     def _reserve(self) -> float:
         """Seconds kept back from the timeout for the finalists (see :func:`finalist_time`)."""
         if self.rescore is None:
             return 0.0
         if self._reserve_cache[0] != len(self.results):
-            reserve = finalist_time(
-                self.results,
-                self.metric.direction,
-                self.metric.name,
-                self.spec.finalists,
-                self.runner.slots,
-                diverse=self.spec.ensemble,
-            )
+            reserve = finalist_time(self._finalists_now(), self.runner.slots, diverse=self.spec.ensemble)
             self._reserve_cache = (len(self.results), reserve)
         return self._reserve_cache[1]
 
@@ -817,9 +821,7 @@ class _Loop:
         if self.rescore is None or self.out_of_time:
             return
         slots = self.runner.slots
-        s = self.spec
-        picked = pick_finalists(self.results, self.metric.direction, self.metric.name, s.finalists, diverse=s.ensemble)
-        for trial in picked:
+        for trial in self._finalists_now():
             if self._computing() >= slots or len(self.running) >= 2 * slots:
                 return
             if trial.number in self.rescored:

@@ -23,12 +23,23 @@ from dataclasses import dataclass
 from sparksweep.scoring.metrics import Direction
 from sparksweep.search.trial import TrialResult, TrialState
 
-__all__ = ["HANDOVER", "RESCORE_SEED_OFFSET", "Finalist", "choose_finalist", "finalist_time", "pick_finalists"]
+__all__ = [
+    "FINALISTS_SHARE",
+    "HANDOVER",
+    "RESCORE_SEED_OFFSET",
+    "Finalist",
+    "affordable",
+    "choose_finalist",
+    "finalist_time",
+    "pick_finalists",
+]
 
 RESCORE_SEED_OFFSET = 7919
 """Added to the sweep's seed for the finalists' folds: a partition none of the search's trials was scored on."""
 
 
+FINALISTS_SHARE = 0.25
+"""At most this share of a sweep's timeout is kept back for its finalists (see :func:`affordable`)."""
 HANDOVER = 1.0
 """Seconds added to the finalists' time for handing them out and recording them. In 60 s sweeps of the search-quality
 benchmark with none, a finalist of a few tenths of a second was still cut off by the timeout on diabetes."""
@@ -102,19 +113,26 @@ def pick_finalists(
     return picked
 
 
-def finalist_time(
-    trials: Sequence[TrialResult], direction: Direction, metric: str, n: int, slots: int, *, diverse: bool = False
-) -> float:
-    """Seconds to keep back from a timeout for the finalists: their trials' durations spread over the slots, plus the
-    longest of them for the trials still running when the search stops (they finish first), plus
+def finalist_time(picked: Sequence[TrialResult], slots: int, *, diverse: bool = False) -> float:
+    """Seconds to keep back from a timeout for the finalists ``picked``: their trials' durations spread over the
+    slots, plus the longest of them for the trials still running when the search stops (they finish first), plus
     :data:`HANDOVER` seconds; with ``diverse`` (an ensemble's finalists), also their refits after the sweep, one after
     another on all the rows (each a fold's fit time and a quarter: a fold fits on (k-1)/k of them)."""
-    picked = pick_finalists(trials, direction, metric, n, diverse=diverse)
     if not picked:
         return 0.0
     durations = [t.duration for t in picked]
     refits = 1.25 * sum(t.fit_time for t in picked) if diverse else 0.0
     return sum(durations) / max(1, slots) + max(durations) + HANDOVER + refits
+
+
+def affordable(picked: Sequence[TrialResult], slots: int, limit: float, *, diverse: bool = False) -> list[TrialResult]:
+    """The first of ``picked`` whose :func:`finalist_time` fits in ``limit`` seconds (at least the first one): on
+    scikit-learn's digits, four finalists of slow families (10-class HistGradientBoosting, XGBoost) would have kept
+    back 16 s of a 55 s sweep, and the search ran 8 trials."""
+    kept = list(picked)
+    while len(kept) > 1 and finalist_time(kept, slots, diverse=diverse) > limit:
+        kept.pop()
+    return kept
 
 
 def choose_finalist(finalists: Sequence[Finalist], direction: Direction) -> Finalist | None:
