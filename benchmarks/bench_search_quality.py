@@ -73,19 +73,19 @@ FAMILIES = {
     ],
 }
 SWEEP_SETTINGS: dict[str, Any] = {
-    "search": {"cv": 5, "cv_racing": True, "finalists": 4, "executor": "spark-pool"},
+    "search": {"cv": 5, "cv_racing": True, "finalists": 4, "ensemble": True, "executor": "spark-pool"},
     "tracking": {"autolog": False, "log_models": False},
     "register": {"refit": True},
 }
 """The sweep file's settings sparksweep runs with, over the spec's defaults (see the README's search keys): 5-fold CV
 (a holdout of ~85 rows is too noisy to pick a model on these data sets) with its folds raced (``cv_racing``: a trial
 clearly behind the best stops after a fold or two; what a user with a budget this tight should set, since a
-5-fold digits trial cost ~3-5 s of a ~18 s search), the champion chosen among 4 finalists scored again on fresh
-folds (``finalists``: the best of hundreds of trials on one set of folds is flattered by its luck on them; on
-diabetes seed 1 at 60 s that picked a LightGBM at test RMSE 56.7 over a linear model at 54.5), long-lived Spark
-tasks, no autologging and no model per trial
-(logging one cost ~1.6 s of a ~1.9 s diabetes trial); the champion is the best trial refitted on all the training
-rows (for the boosters: with the rounds CV chose), as the peers' final models are."""
+5-fold digits trial cost ~3-5 s of a ~18 s search), 4 finalists scored again on fresh folds (``finalists``: the
+best of hundreds of trials on one set of folds is flattered by its luck on them; on diabetes seed 1 at 60 s that
+picked a LightGBM at test RMSE 56.7 over a linear model at 54.5) and their weighted average as the champion when it
+beats the best of them there (``ensemble``), long-lived Spark tasks, no autologging and no model per trial (logging
+one cost ~1.6 s of a ~1.9 s diabetes trial); the champion is refitted on all the training rows (for the boosters:
+with the rounds CV chose), as the peers' final models are."""
 STOP_RESERVE = 5.0
 """Seconds of sparksweep's budget kept for what follows its ``search.timeout`` (which counts from the sweep's start,
 its set-up included): the trials in flight are recorded as killed within ~1 s of the timeout, then the champion is
