@@ -221,3 +221,18 @@ def test_the_cli_summary_lists_each_finalist_s_search_and_fresh_scores_and_the_o
     assert "Finalists scored again on fresh folds (rmse):" in out
     assert "lightgbm                         54.60000 -> 56.00000\n" in out
     assert "sklearn.linear                   55.90000 -> 55.20000  <- chosen" in out
+
+
+def test_a_re_scoring_run_is_found_by_its_trial_s_run_and_never_read_as_a_trial(tracking_uri: str) -> None:
+    from sparksweep.search.tracking import SweepTracker
+
+    tracker = SweepTracker(tracking_uri, "finalists-lookup")
+    tracker.start(run_name="sweep", params={}, spec_yaml="experiment: finalists-lookup\n")
+    trial = _trial(3, "lightgbm", 50.0)
+    assert tracker.find_rescore(trial.run_id) is None
+    run_id = tracker.rescore_run(trial).create(tracker.client, tracker.retry)
+    assert tracker.find_rescore(trial.run_id) == run_id
+    assert tracker.find_trial(3) is None
+    tags = tracker.client.get_run(run_id).data.tags
+    assert tags["mlflow.runName"] == "rescore-003-lightgbm"
+    tracker.finish()

@@ -886,6 +886,7 @@ class _Loop:
                 why = "the sweep stopped before this trial finished"  # Ctrl-C or an error: run it again on resume
                 run_id = _started_run(future)
                 if flight.rescore_of is not None:
+                    run_id = run_id or self.tracker.find_rescore(flight.rescore_of.run_id)
                     if run_id is not None:
                         self.tracker.fail_trial(run_id, TrialState.KILLED, why)
                     continue
@@ -973,7 +974,8 @@ def _killed(flight: _InFlight, error: str, run_id: str, state: TrialState = Tria
 def _lost_rescore(future: Future[Any], flight: _InFlight, error: str, tracker: SweepTracker) -> TrialResult:
     """A finalist's re-scoring that never reported back: its run, if its worker created one, is ended."""
     state = TrialState.KILLED if flight.killed else TrialState.FAILED
-    run_id = _started_run(future)
+    trial = cast(TrialResult, flight.rescore_of)
+    run_id = _started_run(future) or tracker.find_rescore(trial.run_id)
     if run_id is not None:
         tracker.fail_trial(run_id, state, error)
     return _killed(flight, error, run_id or "", state)
@@ -985,10 +987,13 @@ def _collect_rescore(future: Future[Any], flight: _InFlight, tracker: SweepTrack
         result: TrialResult = future.result()
     except Exception as exc:
         error = flight.killed or f"{type(exc).__name__}: {exc}"
+        state = TrialState.KILLED if flight.killed else TrialState.FAILED
+        trial = cast(TrialResult, flight.rescore_of)
         known = exc.run_id if isinstance(exc, TrialLostError) else None
+        known = known or tracker.find_rescore(trial.run_id)
         if known is not None:
-            tracker.fail_trial(known, TrialState.KILLED if flight.killed else TrialState.FAILED, error)
-        return _killed(flight, error, known or "", TrialState.KILLED if flight.killed else TrialState.FAILED)
+            tracker.fail_trial(known, state, error)
+        return _killed(flight, error, known or "", state)
     if not result.recorded:
         tracker.fail_trial(result.run_id, result.state, result.error or "the re-scoring could not be recorded")
     return result

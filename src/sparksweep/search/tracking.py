@@ -521,6 +521,22 @@ class SweepTracker:
         )
         return str(found[0].info.run_id) if found else None
 
+    def find_rescore(self, trial_run_id: str) -> str | None:
+        """The run id of the re-scoring of the trial run ``trial_run_id`` (a finalist), if its worker created one."""
+        from mlflow.entities import ViewType
+
+        found = self._call(
+            "look up the re-scoring's run",
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`{TAG_PARENT}` = '{self.parent_run_id}' and tags.`{TAG_RESCORE_OF}` = '{trial_run_id}'"
+            ),
+            run_view_type=ViewType.ALL,
+            max_results=1,
+        )
+        return str(found[0].info.run_id) if found else None
+
     def record_lost_trial(
         self,
         number: int,
