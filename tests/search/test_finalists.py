@@ -145,7 +145,8 @@ def test_a_sweep_scores_its_finalists_on_fresh_folds_and_registers_the_one_best_
     spec = spec.model_copy(update={"registration": RegisterSpec(name="finalists", refit=True)})
     result = run_sweep(spec, data=small, spark=spark)
     assert len(result.trials) == 4
-    assert 1 <= len(result.finalists) <= 2
+    assert result.finalists, "the sweep scored no finalist again"
+    assert len(result.finalists) <= spec.search.finalists
     assert all(f.value is not None for f in result.finalists)
     chosen = choose_finalist(result.finalists, Direction.MAXIMIZE)
     assert chosen is not None

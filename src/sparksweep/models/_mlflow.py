@@ -71,8 +71,6 @@ def log_fitted_model(
     and input example are the raw table a user scores, with text in those columns.
     """
     import mlflow
-    import pandas as pd
-    from mlflow.models import infer_signature
 
     from sparksweep.data import decode_categories
 
@@ -99,17 +97,8 @@ def log_fitted_model(
             )
         )
         encoded = example[features].head(5)
-        prediction = family.predict(estimator, encoded, task)
         head = decode_categories(encoded, categories or {})
-        output: Any = prediction
-        if prediction.ndim == 2:
-            names = [str(c) for c in classes] if classes else [str(i) for i in range(prediction.shape[1])]
-            output = pd.DataFrame(prediction, columns=names)
-        with warnings.catch_warnings():
-            # MLflow hints that integer columns cannot hold missing values; the signature keeps the table's own
-            # types on purpose (MLflow refuses to cast int64 input to a double column at scoring time).
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-            signature = infer_signature(head, output)
+        signature = _signature(head, family.predict(estimator, encoded, task), classes)
         return _log_pyfunc(
             run,
             Path(tmp) / "mlflow-model",
@@ -138,8 +127,6 @@ def log_ensemble_model(
     """
     import mlflow
     import numpy as np
-    import pandas as pd
-    from mlflow.models import infer_signature
 
     from sparksweep.data import decode_categories
 
@@ -187,13 +174,7 @@ def log_ensemble_model(
         )
         artifacts["meta"] = str(meta_path)
         head = decode_categories(encoded, categories or {})
-        output: Any = np.asarray(prediction)
-        if output.ndim == 2:
-            names = [str(c) for c in classes] if classes else [str(i) for i in range(output.shape[1])]
-            output = pd.DataFrame(output, columns=names)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-            signature = infer_signature(head, output)
+        signature = _signature(head, np.asarray(prediction), classes)
         libraries = sorted({family.library for family, _, _ in members})
         pins = list(dict.fromkeys(pin for library in libraries for pin in pip_requirements(library)))
         return _log_pyfunc(
@@ -205,6 +186,23 @@ def log_ensemble_model(
             signature=signature,
             input_example=head,
         )
+
+
+def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None) -> Any:
+    """The model signature: the raw rows ``head`` in, ``prediction`` out (a DataFrame with a column per class when it
+    holds probabilities per class)."""
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    output: Any = prediction
+    if prediction.ndim == 2:
+        names = [str(c) for c in classes] if classes else [str(i) for i in range(prediction.shape[1])]
+        output = pd.DataFrame(prediction, columns=names)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; the signature keeps the table's own
+        # types on purpose (MLflow refuses to cast int64 input to a double column at scoring time).
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        return infer_signature(head, output)
 
 
 def _log_pyfunc(run: Any, local: Path, **save_kwargs: Any) -> str:
