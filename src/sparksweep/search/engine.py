@@ -986,14 +986,7 @@ def _collect_rescore(future: Future[Any], flight: _InFlight, tracker: SweepTrack
     try:
         result: TrialResult = future.result()
     except Exception as exc:
-        error = flight.killed or f"{type(exc).__name__}: {exc}"
-        state = TrialState.KILLED if flight.killed else TrialState.FAILED
-        trial = cast(TrialResult, flight.rescore_of)
-        known = exc.run_id if isinstance(exc, TrialLostError) else None
-        known = known or tracker.find_rescore(trial.run_id)
-        if known is not None:
-            tracker.fail_trial(known, state, error)
-        return _killed(flight, error, known or "", state)
+        return _lost_rescore(future, flight, flight.killed or f"{type(exc).__name__}: {exc}", tracker)
     if not result.recorded:
         tracker.fail_trial(result.run_id, result.state, result.error or "the re-scoring could not be recorded")
     return result
