@@ -17,12 +17,12 @@ from pathlib import Path
 
 import yaml
 
-from sparksweep.config import validate_spec
+from sparksweep._spark import get_spark
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SparkSweepError
-from sparksweep.search.algorithms import ALGORITHMS
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.executors import get_spark
+from sparksweep.search import ALGORITHMS
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 

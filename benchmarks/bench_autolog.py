@@ -42,13 +42,13 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
-from sparksweep.config import DataSpec
 from sparksweep.data import TrainingData, prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import FAMILIES, _mlflow
-from sparksweep.search.tracking import prepare_store
-from sparksweep.search.trial import TrialState
-from sparksweep.search.worker import TrialTask, run_trial
+from sparksweep.spec import DataSpec
+from sparksweep.tracking import prepare_store
+from sparksweep.trial import TrialState
+from sparksweep.worker import TrialTask, run_trial
 
 PARAMS = {
     "sklearn.hist_gradient_boosting": {"learning_rate": 0.1, "max_leaf_nodes": 31},

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparksweep.config import SweepSpec
+from sparksweep._spark import get_spark
 from sparksweep.datasets import generate_churn
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.executors import SparkExecutor, get_spark
+from sparksweep.executors import SparkExecutor
+from sparksweep.spec import SweepSpec
+from sparksweep.sweep._engine import run_sweep
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"
 

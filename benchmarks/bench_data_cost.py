@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sparksweep.config import DataSpec
+from sparksweep._spark import get_spark
 from sparksweep.data import TrainingData, prepare_dataset, read_table
 from sparksweep.datasets import generate_churn
+from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor
 from sparksweep.models import BaseModelFamily
-from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
-from sparksweep.search.space import Distribution, Float
-from sparksweep.search.tracking import SweepTracker
-from sparksweep.search.trial import TrialState
-from sparksweep.search.worker import DataHandle, TrialTask
+from sparksweep.space import Distribution, Float
+from sparksweep.spec import DataSpec
+from sparksweep.tracking import SweepTracker
+from sparksweep.trial import TrialState
+from sparksweep.worker import DataHandle, TrialTask
 
 SPEC = DataSpec(target="label", drop=["user_id", "feature_date"])
 

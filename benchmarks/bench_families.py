@@ -21,14 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from sparksweep.config import validate_spec
+from sparksweep._spark import get_spark
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import DataError, DataWarning
+from sparksweep.executors import SparkExecutor
+from sparksweep.metrics import Direction
 from sparksweep.models import FAMILIES
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.executors import SparkExecutor, get_spark
-from sparksweep.search.tracking import prepare_store
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.tracking import prepare_store
 
 
 @dataclass(frozen=True)

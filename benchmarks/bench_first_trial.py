@@ -57,9 +57,9 @@ PROBE = textwrap.dedent(
 
     from sparksweep import cli
     mark("python + imports")
-    import sparksweep.search.engine as engine
-    import sparksweep.search.executors._pool as pool
-    import sparksweep.search.executors._spark as spark_mod
+    import sparksweep.sweep._engine as engine
+    import sparksweep.executors._pool as pool
+    import sparksweep.executors._spark as spark_mod
 
     def after(owner, name, label):
         original = getattr(owner, name)

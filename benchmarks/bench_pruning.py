@@ -28,12 +28,12 @@ from pathlib import Path
 
 import yaml
 
-from sparksweep.config import validate_spec
+from sparksweep._spark import get_spark
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.executors import get_spark
-from sparksweep.search.trial import TrialState
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[1]
 BOOSTING = ["sklearn.hist_gradient_boosting", "xgboost", "lightgbm"]

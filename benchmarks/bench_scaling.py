@@ -54,11 +54,12 @@ class _Clock:
 
 
 def main() -> None:
-    import sparksweep.search.engine as engine
+    import sparksweep.sweep._engine as engine
     from sparksweep import Float, optimize
-    from sparksweep.search.algorithms import BaseSearcher
-    from sparksweep.search.executors import SparkPoolExecutor, get_spark
-    from sparksweep.search.tracking import prepare_store
+    from sparksweep._spark import get_spark
+    from sparksweep.executors import SparkPoolExecutor
+    from sparksweep.search import BaseSearcher
+    from sparksweep.tracking import prepare_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
@@ -166,8 +167,8 @@ def main() -> None:
 
 def _searcher_classes(base: type) -> list[type]:
     """Every loaded search algorithm class (Optuna's and Hyperopt's), so their ask/tell can be timed."""
-    import sparksweep.search.algorithms._hyperopt
-    import sparksweep.search.algorithms._optuna  # noqa: F401
+    import sparksweep.search._hyperopt
+    import sparksweep.search._optuna  # noqa: F401
 
     found, todo = [], list(base.__subclasses__())
     while todo:

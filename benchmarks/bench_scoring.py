@@ -40,13 +40,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 from mlflow import MlflowClient
 
-from sparksweep.config import DataSpec
+from sparksweep._spark import get_spark, task_slots
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
 from sparksweep.scoring.batch import Udf, load_model, score_pandas, score_table
-from sparksweep.search.executors import get_spark, task_slots
+from sparksweep.spec import DataSpec
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"
 KEEP = ["user_id", "feature_date"]

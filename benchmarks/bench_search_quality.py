@@ -43,8 +43,8 @@ import pandas as pd
 from sparksweep.bench.data import load_bench_dataset
 from sparksweep.bench.spec import BenchDataset
 from sparksweep.data import infer_task
+from sparksweep.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.registry import paired_bootstrap
-from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

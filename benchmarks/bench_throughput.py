@@ -77,7 +77,7 @@ def _objectives(sleep: float) -> dict[str, tuple[Callable[[float, float], float]
 
 def _sparksweep(spark: Any, uri: str, executor_kind: str) -> Callable[[Callable[[float, float], float], int], None]:
     from sparksweep import Float, optimize
-    from sparksweep.search.executors import SparkExecutor, SparkPoolExecutor
+    from sparksweep.executors import SparkExecutor, SparkPoolExecutor
 
     def run(fn: Callable[[float, float], float], n: int) -> None:
         cls = SparkPoolExecutor if executor_kind == "pool" else SparkExecutor
@@ -191,7 +191,7 @@ def _warm_workers(spark: Any) -> None:
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (opening a SQLite store imports it: ~0.7 s)
         import optuna  # noqa: F401
 
-        import sparksweep.search.worker  # noqa: F401
+        import sparksweep.worker  # noqa: F401
 
         return 0
 
@@ -209,8 +209,9 @@ def _warm_workers(spark: Any) -> None:
 def main() -> None:
     import mlflow
 
-    from sparksweep.search.executors import check_executors, get_spark
-    from sparksweep.search.tracking import prepare_store
+    from sparksweep._spark import get_spark
+    from sparksweep.executors import check_executors
+    from sparksweep.tracking import prepare_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sleep", type=float, default=1.0)

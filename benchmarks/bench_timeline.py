@@ -57,10 +57,10 @@ class _Probe:
         return wrapped
 
     def install(self) -> None:
-        import sparksweep.search.engine as engine
-        import sparksweep.search.executors._pool as pool
-        from sparksweep.search.algorithms._optuna import OptunaSearcher
-        from sparksweep.search.tracking import SweepTracker
+        import sparksweep.executors._pool as pool
+        import sparksweep.sweep._engine as engine
+        from sparksweep.search._optuna import OptunaSearcher
+        from sparksweep.tracking import SweepTracker
 
         engine._Loop._dispatch = self.timed("dispatch", engine._Loop._dispatch)  # type: ignore[method-assign]
         engine._Loop._finish = self.timed("result", engine._Loop._finish)  # type: ignore[method-assign]
@@ -104,8 +104,9 @@ class _Probe:
 
 def main() -> None:
     from sparksweep import Float, optimize
-    from sparksweep.search.executors import SparkPoolExecutor, get_spark
-    from sparksweep.search.tracking import prepare_store
+    from sparksweep._spark import get_spark
+    from sparksweep.executors import SparkPoolExecutor
+    from sparksweep.tracking import prepare_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60, help="Trials per run.")

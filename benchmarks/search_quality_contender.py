@@ -165,9 +165,9 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
     (``cell["sweep"]``) over the defaults; the Spark start and the champion's registration are in the budget."""
     import mlflow
 
-    from sparksweep.config import validate_spec
-    from sparksweep.search.engine import run_sweep
-    from sparksweep.search.executors import get_spark
+    from sparksweep._spark import get_spark
+    from sparksweep.spec import validate_spec
+    from sparksweep.sweep._engine import run_sweep
 
     frame = original_order(X.assign(**{TARGET: y}), cell["test_frame"], cell["train_rows"], cell["test_rows"])
     spark = get_spark(f"local[{cell['cores']}]")
@@ -221,7 +221,7 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
 
 
 IMPORTS = {
-    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.search.engine", "lightgbm", "xgboost", "sklearn.ensemble"],
+    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.sweep._engine", "lightgbm", "xgboost", "sklearn.ensemble"],
     "flaml": ["flaml", "lightgbm", "xgboost", "sklearn.ensemble"],
     "optuna-lgbm": ["optuna", "lightgbm", "sklearn.model_selection"],
     "hyperopt-lgbm": ["hyperopt", "lightgbm", "sklearn.model_selection"],

@@ -19,7 +19,7 @@ from sparksweep.datasets import generate_churn
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The session-scoped local Spark session every integration test shares (stopped at the end); its tables live
     in a temporary warehouse, not in the repository."""
-    from sparksweep.search.executors import get_spark
+    from sparksweep._spark import get_spark
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
     warehouse = tmp_path_factory.mktemp("spark-warehouse")

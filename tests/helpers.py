@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sparksweep.data import TrainingData
+from sparksweep.metrics import Direction, Metric
 from sparksweep.models import BaseModelFamily
-from sparksweep.scoring.metrics import Direction, Metric
-from sparksweep.search.space import Distribution, Float
+from sparksweep.space import Distribution, Float
 
 
 class ConstantFamily(BaseModelFamily):

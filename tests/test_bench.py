@@ -113,7 +113,7 @@ def test_ranks_and_paired_tests_on_known_scores() -> None:
     from sparksweep.bench.report import average_ranks, paired_tests
     from sparksweep.bench.runner import CellResult
     from sparksweep.bench.spec import Cell
-    from sparksweep.scoring.metrics import Direction
+    from sparksweep.metrics import Direction
 
     def cell(algo: str, seed: int, score: float, dataset: str = "d", direction: str = "maximize") -> CellResult:
         return CellResult(Cell(dataset, algo, "s", seed), "r", "m", Direction(direction), score, score, 1.0, [])

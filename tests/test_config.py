@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from sparksweep.bench.spec import load_bench
-from sparksweep.config import SweepSpec, load_spec, validate_spec
 from sparksweep.errors import SpecError
+from sparksweep.spec import SweepSpec, load_spec, validate_spec
 
 REPO = Path(__file__).resolve().parents[1]
 

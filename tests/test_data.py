@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparksweep.config import DataSpec
 from sparksweep.data import (
     MAX_CATEGORIES,
     decode_categories,
@@ -21,6 +20,7 @@ from sparksweep.data import (
 )
 from sparksweep.datasets import CHURN_COLUMNS, generate_churn
 from sparksweep.errors import DataError, DataWarning
+from sparksweep.spec import DataSpec
 
 SPEC = DataSpec(target="label", drop=["user_id", "feature_date"])
 

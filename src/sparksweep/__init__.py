@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from sparksweep.config import SweepSpec, load_spec
+from sparksweep._spark import get_spark
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import (
     DataError,
@@ -21,22 +21,13 @@ from sparksweep.errors import (
     TrialError,
 )
 from sparksweep.models import BaseModelFamily, get_family, register_family
+from sparksweep.registry import ChampionDecision
 from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark, score_table
-from sparksweep.search import (
-    Categorical,
-    ChampionDecision,
-    Float,
-    Int,
-    SearchSpace,
-    SweepResult,
-    TrialContext,
-    TrialResult,
-    TrialState,
-    get_spark,
-    optimize,
-    resume_sweep,
-    run_sweep,
-)
+from sparksweep.space import Categorical, Float, Int, SearchSpace
+from sparksweep.spec import SweepSpec, load_spec
+from sparksweep.sweep import SweepResult, optimize, resume_sweep, run_sweep
+from sparksweep.trial import TrialResult, TrialState
+from sparksweep.worker import TrialContext
 
 __version__ = "0.1.0"
 

@@ -13,9 +13,9 @@ import pytest
 
 from sparksweep.bench.data import load_bench_dataset
 from sparksweep.bench.spec import BenchDataset
-from sparksweep.config import DataSpec
 from sparksweep.data import prepare_dataset
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.metrics import get_metric
+from sparksweep.spec import DataSpec
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 

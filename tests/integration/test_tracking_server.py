@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import DataSpec
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.scoring.batch import load_model
-from sparksweep.search.retry import RetryPolicy
-from sparksweep.search.trial import TrialState
-from sparksweep.search.worker import TrialTask, run_trial
+from sparksweep.spec import DataSpec
+from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.trial import TrialState
+from sparksweep.worker import TrialTask, run_trial
 from tests.helpers import InProcessData
 from tests.integration.conftest import LocalCluster
 from tests.integration.flaky_proxy import FlakyProxy

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from sparksweep.config import DataSpec
 from sparksweep.data import Dataset, encode_categories, prepare_dataset
 from sparksweep.errors import DataError, SpecError
+from sparksweep.metrics import get_metric
 from sparksweep.models import (
     ENTRY_POINT_GROUP,
     FAMILIES,
@@ -26,8 +26,8 @@ from sparksweep.models import (
 )
 from sparksweep.models._mlflow import log_fitted_model, pip_requirements
 from sparksweep.scoring.batch import download_model
-from sparksweep.scoring.metrics import get_metric
-from sparksweep.search.space import Categorical, Float, Int
+from sparksweep.space import Categorical, Float, Int
+from sparksweep.spec import DataSpec
 from tests.helpers import ConstantFamily
 
 BUILT_IN = [name for name in FAMILIES if not name.startswith(("test.", "plugin."))]
@@ -232,7 +232,7 @@ def _install_plugin(root: Path, body: str, target: str) -> None:
 
 PLUGIN = """
     from sparksweep.models import BaseModelFamily
-    from sparksweep.search.space import Float
+    from sparksweep.space import Float
 
     class PluginRidge(BaseModelFamily):
         name, tasks, library = "plugin.ridge", frozenset({"regression"}), "sklearn"

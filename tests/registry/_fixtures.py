@@ -8,11 +8,11 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from sparksweep.config import DataSpec
 from sparksweep.data import Dataset, prepare_dataset
 from sparksweep.models import get_family
 from sparksweep.models._mlflow import log_fitted_model
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.spec import DataSpec
+from sparksweep.trial import TrialResult, TrialState
 from tests import helpers
 
 DROP = ["user_id", "feature_date"]

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import RegisterSpec
 from sparksweep.errors import RegistryError
+from sparksweep.metrics import get_metric
 from sparksweep.registry import champion_history, promote_version, register_champion, rollback_champion, show_champion
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.spec import RegisterSpec
 from tests.conftest import FluentStore
 from tests.registry._fixtures import Logged, churn_dataset, log_trial
 

@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from sparksweep.cli import main
-from sparksweep.config import RegisterSpec
 from sparksweep.errors import RegistryError
+from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
 from sparksweep.registry import register_champion
-from sparksweep.registry._refit import refit_data
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.spec import RegisterSpec
+from sparksweep.sweep._refit import refit_data
 from tests.conftest import FluentStore
 from tests.registry._fixtures import churn_dataset, log_trial
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import RegisterSpec
+from sparksweep.metrics import get_metric
 from sparksweep.registry import champion_history, lease_name, register_champion
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.spec import RegisterSpec
 from tests.conftest import FluentStore
 from tests.registry._fixtures import Logged, churn_dataset, log_trial
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparksweep.config import RegisterSpec, Threshold
+from sparksweep.metrics import get_metric
 from sparksweep.registry import judge
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.spec import RegisterSpec, Threshold
 
 AUC = get_metric("auc_roc")
 
@@ -102,8 +102,8 @@ def test_threshold_syntax_and_metric_are_checked() -> None:
 
 
 def test_sweep_files_name_bad_register_fields() -> None:
-    from sparksweep.config import validate_spec
     from sparksweep.errors import SpecError
+    from sparksweep.spec import validate_spec
 
     raw = {
         "experiment": "e",

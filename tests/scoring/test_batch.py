@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from sparksweep.config import DataSpec
 from sparksweep.data import prepare_dataset
 from sparksweep.errors import DataError, RegistryError
 from sparksweep.models import get_family
@@ -26,6 +25,7 @@ from sparksweep.scoring.batch import (
     score_spark,
     score_table,
 )
+from sparksweep.spec import DataSpec
 from tests.conftest import FluentStore
 
 pytestmark = pytest.mark.spark

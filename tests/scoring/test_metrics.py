@@ -5,7 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from sparksweep.errors import SpecError
-from sparksweep.scoring.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
+from sparksweep.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
 
 RNG = np.random.default_rng(0)
 Y_BIN = RNG.integers(0, 2, 200)

@@ -5,10 +5,10 @@ import sys
 import pytest
 
 from sparksweep.errors import DependencyError, SpecError
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.algorithms import ALGORITHMS, make_searcher
-from sparksweep.search.space import Categorical, Float, Int, SearchSpace
-from sparksweep.search.trial import PastTrial, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.search import ALGORITHMS, make_searcher
+from sparksweep.space import Categorical, Float, Int, SearchSpace
+from sparksweep.trial import PastTrial, TrialState
 
 SPACE = SearchSpace(
     {

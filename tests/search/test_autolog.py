@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import DataSpec, TrackingSpec
 from sparksweep.data import Dataset, prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
+from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
 from sparksweep.scoring.batch import load_model
-from sparksweep.scoring.metrics import get_metric
-from sparksweep.search.autolog import autolog_mode, estimator_record
-from sparksweep.search.trial import TrialResult, TrialState
-from sparksweep.search.worker import TrialTask, run_trial
+from sparksweep.spec import DataSpec, TrackingSpec
+from sparksweep.tracking._autolog import autolog_mode, estimator_record
+from sparksweep.trial import TrialResult, TrialState
+from sparksweep.worker import TrialTask, run_trial
 from tests.helpers import InProcessData
 
 PARAMS = {

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sparksweep.errors import DataError, DependencyError
-from sparksweep.search.background import ExecutorShutdown, ExecutorStartup
-from sparksweep.search.executors import BaseExecutor
+from sparksweep.executors import BaseExecutor
+from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
 
 
 class _Recorder(BaseExecutor):

@@ -13,12 +13,12 @@ from pyspark import cloudpickle
 import tests.helpers as helpers
 import tests.search.objectives as objectives
 from sparksweep import Categorical, Float, optimize
-from sparksweep.config import RegisterSpec, validate_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.trial import TrialState
+from sparksweep.spec import RegisterSpec, validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark
 
@@ -300,7 +300,7 @@ def test_sweep_file_overrides_a_family_space(spark: Any, tracking_uri: str, smal
 
 
 def _runnable_algorithms() -> list[str]:
-    from sparksweep.search.algorithms import ALGORITHMS
+    from sparksweep.search import ALGORITHMS
 
     try:
         import torch  # noqa: F401

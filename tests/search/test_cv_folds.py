@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from sparksweep.data import Dataset
+from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
-from sparksweep.scoring.metrics import get_metric
-from sparksweep.search.worker import TrialTask, _cross_validate, cv_folds, race_lost
+from sparksweep.worker import TrialTask, _cross_validate, cv_folds, race_lost
 from tests.helpers import InProcessData
 from tests.registry._fixtures import churn_dataset
 

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import validate_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import DataError
+from sparksweep.metrics import get_metric
 from sparksweep.scoring.batch import score_pandas, score_spark
-from sparksweep.scoring.metrics import get_metric
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.trial import TrialState
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark
 

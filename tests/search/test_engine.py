@@ -17,11 +17,11 @@ from pyspark import cloudpickle
 
 import tests.helpers as helpers
 from sparksweep.cli import main
-from sparksweep.config import validate_spec
 from sparksweep.errors import DependencyError
 from sparksweep.models import register_family
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.trial import TrialState
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark
 

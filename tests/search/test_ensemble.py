@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from sparksweep.config import RegisterSpec, validate_spec
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
+from sparksweep.metrics import get_metric
 from sparksweep.registry import register_champion
 from sparksweep.scoring.batch import download_model, score_pandas
-from sparksweep.scoring.metrics import get_metric
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.ensemble import select_ensemble
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.spec import RegisterSpec, validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep._ensemble import select_ensemble
+from sparksweep.trial import TrialResult, TrialState
 
 
 def _trial(number: int, predictions: Any) -> TrialResult:

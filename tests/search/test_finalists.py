@@ -12,13 +12,13 @@ from mlflow import MlflowClient
 from pyspark import cloudpickle
 
 import tests.helpers as helpers
-from sparksweep.config import RegisterSpec, validate_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
+from sparksweep.metrics import Direction
 from sparksweep.models import register_family
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.finalists import (
+from sparksweep.spec import RegisterSpec, validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep._finalists import (
     HANDOVER,
     Finalist,
     affordable,
@@ -26,8 +26,8 @@ from sparksweep.search.finalists import (
     finalist_time,
     pick_finalists,
 )
-from sparksweep.search.tracking import read_trials
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.tracking import read_trials
+from sparksweep.trial import TrialResult, TrialState
 
 cloudpickle.register_pickle_by_value(helpers)
 register_family(helpers.SleepyFamily(), replace=True)
@@ -200,7 +200,7 @@ def test_the_cli_summary_lists_each_finalist_s_search_and_fresh_scores_and_the_o
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from sparksweep.cli import _print_summary
-    from sparksweep.search.engine import SweepResult
+    from sparksweep.sweep._engine import SweepResult
 
     lucky, steady = _trial(0, "lightgbm", 54.6), _trial(1, "sklearn.linear", 55.9)
     finalists = [_rescored(lucky, 56.0), _rescored(steady, 55.2)]
@@ -225,7 +225,7 @@ def test_the_cli_summary_lists_each_finalist_s_search_and_fresh_scores_and_the_o
 
 
 def test_a_re_scoring_run_is_found_by_its_trial_s_run_and_never_read_as_a_trial(tracking_uri: str) -> None:
-    from sparksweep.search.tracking import SweepTracker
+    from sparksweep.tracking import SweepTracker
 
     tracker = SweepTracker(tracking_uri, "finalists-lookup")
     tracker.start(run_name="sweep", params={}, spec_yaml="experiment: finalists-lookup\n")

@@ -12,16 +12,16 @@ from mlflow import MlflowClient
 from pyspark import cloudpickle
 
 import tests.search.test_pool as this_module
-from sparksweep.config import validate_spec
 from sparksweep.data import TrainingData
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import TrialError
+from sparksweep.executors import SparkPoolExecutor
 from sparksweep.models import BaseModelFamily, register_family
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.executors import SparkPoolExecutor
-from sparksweep.search.space import Distribution, Float
-from sparksweep.search.tracking import prepare_store, read_trials
-from sparksweep.search.trial import TrialState
+from sparksweep.space import Distribution, Float
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.tracking import prepare_store, read_trials
+from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark
 cloudpickle.register_pickle_by_value(this_module)

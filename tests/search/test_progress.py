@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import io
 
-from sparksweep.search.engine import SweepProgress
-from sparksweep.search.progress import ProgressDisplay
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.cli._progress import ProgressDisplay
+from sparksweep.sweep._engine import SweepProgress
+from sparksweep.trial import TrialResult, TrialState
 
 
 def _results() -> list[tuple[TrialResult, SweepProgress]]:

@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from sparksweep.config import DataSpec
 from sparksweep.data import TrainingData, prepare_dataset
 from sparksweep.datasets import generate_churn
+from sparksweep.metrics import Direction, get_metric
 from sparksweep.models import get_family
-from sparksweep.scoring.metrics import Direction, get_metric
-from sparksweep.search.pruning import (
+from sparksweep.pruning import (
     MIN_RESOURCE,
     REDUCTION_FACTOR,
     REPORT_EVERY,
@@ -25,7 +24,8 @@ from sparksweep.search.pruning import (
     PruningLedger,
     TrialPruned,
 )
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.spec import DataSpec
+from sparksweep.trial import TrialResult, TrialState
 
 AUC = get_metric("auc_roc")
 

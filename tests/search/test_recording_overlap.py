@@ -13,10 +13,10 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep import Float, optimize
-from sparksweep.search.executors import SparkPoolExecutor
-from sparksweep.search.executors._base import BaseExecutor
-from sparksweep.search.trial import TrialResult, TrialState
-from sparksweep.search.worker import start_trial
+from sparksweep.executors import SparkPoolExecutor
+from sparksweep.executors._base import BaseExecutor
+from sparksweep.trial import TrialResult, TrialState
+from sparksweep.worker import start_trial
 
 
 class _GatedExecutor(BaseExecutor):

@@ -20,9 +20,9 @@ from sparksweep.cli import main
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
-from sparksweep.search.engine import resume_sweep
-from sparksweep.search.tracking import prepare_store
-from sparksweep.search.trial import TrialState
+from sparksweep.sweep._engine import resume_sweep
+from sparksweep.tracking import prepare_store
+from sparksweep.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[2]
 N_TRIALS = 8
@@ -33,9 +33,9 @@ SCRIPT = textwrap.dedent(
     """
     import sys
     import tests.helpers as helpers
-    from sparksweep.config import validate_spec
+    from sparksweep.spec import validate_spec
     from sparksweep.models import register_family
-    from sparksweep.search.engine import run_sweep
+    from sparksweep.sweep._engine import run_sweep
 
     register_family(helpers.SleepyFamily(), replace=True)
     spec = validate_spec({

@@ -6,7 +6,7 @@ from hyperopt.pyll import stochastic
 
 from sparksweep.errors import SpecError
 from sparksweep.models import FAMILIES
-from sparksweep.search.space import FAMILY_PARAM, Categorical, Float, Int, SearchSpace
+from sparksweep.space import FAMILY_PARAM, Categorical, Float, Int, SearchSpace
 
 SPACE = SearchSpace(
     {

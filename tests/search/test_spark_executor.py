@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from sparksweep._spark import task_slots
 from sparksweep.errors import DependencyError, SparkSweepWarning
-from sparksweep.search.executors import SparkExecutor, check_executors, task_slots
-from sparksweep.search.executors import _spark as spark_module
+from sparksweep.executors import SparkExecutor, check_executors
+from sparksweep.executors import _spark as spark_module
 
 pytestmark = pytest.mark.spark
 

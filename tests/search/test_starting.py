@@ -8,16 +8,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sparksweep.config import validate_spec
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
+from sparksweep.metrics import Direction
 from sparksweep.models import get_family
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.algorithms import ALGORITHMS, make_searcher
-from sparksweep.search.engine import run_sweep
-from sparksweep.search.space import Categorical, Float, Int, SearchSpace
-from sparksweep.search.starting import default_point
-from sparksweep.search.trial import TrialState
+from sparksweep.search import ALGORITHMS, make_searcher
+from sparksweep.space import Categorical, Float, Int, SearchSpace
+from sparksweep.spec import validate_spec
+from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep._starting import default_point
+from sparksweep.trial import TrialState
 
 
 def test_default_point_takes_the_library_defaults_fitted_into_the_space() -> None:

@@ -10,11 +10,11 @@ import pytest
 from mlflow import MlflowClient
 from pyspark import cloudpickle
 
-import sparksweep.search.engine as engine
+import sparksweep.sweep._engine as engine
 import tests.search.objectives as objectives
 from sparksweep import Categorical, optimize
-from sparksweep.search.engine import SweepProgress
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.sweep._engine import SweepProgress
+from sparksweep.trial import TrialResult, TrialState
 
 pytestmark = pytest.mark.spark
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from sparksweep.search.tracking import prepare_store, store_prepared
+from sparksweep.tracking import prepare_store, store_prepared
 
 
 def test_a_prepared_sqlite_store_logs_ahead_and_other_processes_write_to_it(tmp_path: Path) -> None:

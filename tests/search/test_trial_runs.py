@@ -11,11 +11,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from sparksweep.errors import TrialError
-from sparksweep.search.retry import RetryPolicy
-from sparksweep.search.space import Float, SearchSpace
-from sparksweep.search.tracking import SweepTracker, TrialRunSpec, read_trials
-from sparksweep.search.trial import TrialState
-from sparksweep.search.worker import ObjectiveTask, open_trial_run, run_trial, start_trial
+from sparksweep.space import Float, SearchSpace
+from sparksweep.tracking import SweepTracker, TrialRunSpec, read_trials
+from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.trial import TrialState
+from sparksweep.worker import ObjectiveTask, open_trial_run, run_trial, start_trial
 
 
 def _objective(params: dict[str, Any], trial: Any) -> float:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sparksweep.bench.data import load_bench_dataset
 from sparksweep.bench.spec import BenchSpec, Cell
-from sparksweep.config import validate_spec
 from sparksweep.data import prepare_dataset
 from sparksweep.errors import SpecError
-from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, get_metric
-from sparksweep.search.tracking import TAG_KIND, TAG_PARENT, SweepTracker, resolve_tracking_uri
+from sparksweep.metrics import DEFAULT_METRIC, Direction, get_metric
+from sparksweep.spec import validate_spec
+from sparksweep.tracking import TAG_KIND, TAG_PARENT, SweepTracker, resolve_tracking_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -128,9 +128,9 @@ def run_bench(
     from mlflow.entities import Metric
 
     from sparksweep.bench.report import write_report
+    from sparksweep.registry import evaluate_model
     from sparksweep.scoring.batch import load_model
-    from sparksweep.search.champion import evaluate_model
-    from sparksweep.search.engine import run_sweep
+    from sparksweep.sweep._engine import run_sweep
 
     uri = resolve_tracking_uri(spec.tracking_uri)
     tracker = SweepTracker(uri, spec.experiment)

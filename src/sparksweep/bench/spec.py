@@ -19,8 +19,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sparksweep.config import DEFAULT_TRACKING_URI, _format_errors, read_yaml
 from sparksweep.errors import SpecError
+from sparksweep.spec import DEFAULT_TRACKING_URI, _format_errors, read_yaml
 
 __all__ = ["BUNDLED", "BenchBudget", "BenchDataset", "BenchSpec", "Cell", "load_bench"]
 
@@ -95,7 +95,7 @@ class BenchSpec(_Strict):
     @field_validator("algorithms")
     @classmethod
     def _known_algorithms(cls, value: list[str]) -> list[str]:
-        from sparksweep.search.algorithms import ALGORITHMS
+        from sparksweep.search import ALGORITHMS
 
         unknown = [a for a in value if a not in ALGORITHMS]
         if unknown:

@@ -15,13 +15,13 @@ import numpy as np
 
 from sparksweep.errors import DataError
 from sparksweep.models._preprocessing import Encoding, make_preprocessor
-from sparksweep.search.space import Distribution
+from sparksweep.space import Distribution
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from sparksweep.data import TrainingData
-    from sparksweep.search.pruning import StepReport
+    from sparksweep.pruning import StepReport
 
 __all__ = ["BaseModelFamily", "SavedModel"]
 
@@ -49,7 +49,7 @@ class BaseModelFamily(abc.ABC):
     and missing values.
 
     Example:
-        >>> from sparksweep.search.space import Float
+        >>> from sparksweep.space import Float
         >>> class RidgeFamily(BaseModelFamily):
         ...     name, tasks, library = "my.ridge", frozenset({"regression"}), "sklearn"
         ...     def default_space(self, task):
@@ -176,7 +176,7 @@ class BaseModelFamily(abc.ABC):
         return self.fit(estimator, data)
 
     def predict(self, estimator: Any, X: pd.DataFrame, task: str) -> np.ndarray:
-        """Predictions in sparksweep's convention (see :mod:`sparksweep.scoring.metrics`)."""
+        """Predictions in sparksweep's convention (see :mod:`sparksweep.metrics`)."""
         if task == "regression":
             return np.asarray(estimator.predict(X), dtype=np.float64)
         proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)

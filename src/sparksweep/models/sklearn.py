@@ -28,11 +28,11 @@ import numpy as np
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily
 from sparksweep.models._preprocessing import Encoding, make_preprocessor
-from sparksweep.search.pruning import REDUCTION_FACTOR
-from sparksweep.search.space import Categorical, Distribution, Float, Int
+from sparksweep.pruning import REDUCTION_FACTOR
+from sparksweep.space import Categorical, Distribution, Float, Int
 
 if TYPE_CHECKING:
-    from sparksweep.search.pruning import StepReport
+    from sparksweep.pruning import StepReport
 
 __all__ = [
     "ExtraTreesFamily",

@@ -14,13 +14,13 @@ import numpy as np
 from sparksweep._imports import require
 from sparksweep.data import TrainingData
 from sparksweep.models._base import BaseModelFamily, SavedModel
-from sparksweep.search.pruning import RoundScorer
-from sparksweep.search.space import Distribution, Float, Int
+from sparksweep.pruning import RoundScorer
+from sparksweep.space import Distribution, Float, Int
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sparksweep.search.pruning import StepReport
+    from sparksweep.pruning import StepReport
 
 __all__ = ["XGBoostFamily"]
 

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-    from sparksweep.config import RegisterSpec
     from sparksweep.data import Dataset
-    from sparksweep.scoring.metrics import Metric
-    from sparksweep.search.trial import TrialResult
+    from sparksweep.metrics import Metric
+    from sparksweep.spec import RegisterSpec
+    from sparksweep.trial import TrialResult
 
 __all__ = [
     "CHALLENGER",
@@ -243,7 +243,7 @@ def register_champion(
     same test rows (or ``registration.force``); otherwise it becomes ``@challenger``.
 
     With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
-    average, each member refitted (:func:`~sparksweep.registry._refit.refit_ensemble`), instead of ``best`` alone.
+    average, each member refitted (:func:`~sparksweep.sweep._refit.refit_ensemble`), instead of ``best`` alone.
 
     The decision, both scores, the bootstrap interval and the reason are tags on the new version and on the sweep's
     parent run ``sweep_run_id``.
@@ -261,12 +261,12 @@ def register_champion(
             "set register.refit: true, or set search.ensemble: false"
         )
     if ensemble:
-        from sparksweep.registry._refit import refit_ensemble
+        from sparksweep.sweep._refit import refit_ensemble
 
         model_uri = refit_ensemble(client, tracking_uri, ensemble, dataset, sweep_run_id)
         run_id = client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or run_id
     elif registration.refit:  # the refit model is registered: the trial's own model is not needed
-        from sparksweep.registry._refit import refit_best
+        from sparksweep.sweep._refit import refit_best
 
         model_uri = refit_best(client, tracking_uri, best, dataset, sweep_run_id)
         run_id = client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or run_id
@@ -361,7 +361,7 @@ def promote_version(
     Example:
         >>> promote_version(client, "churn", "3", tracking_uri=uri, force=True)  # doctest: +SKIP
     """
-    from sparksweep.config import RegisterSpec
+    from sparksweep.spec import RegisterSpec
 
     client.get_model_version(name, version)  # a clear MLflow error when it does not exist
     rules = (registration or RegisterSpec(name=name)).model_copy(update={"force": force})

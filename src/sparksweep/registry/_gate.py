@@ -4,8 +4,8 @@ Pure computation on predictions (no MLflow), so every rule is tested without a r
 
 Example:
     >>> import numpy as np
-    >>> from sparksweep.config import RegisterSpec
-    >>> from sparksweep.scoring.metrics import get_metric
+    >>> from sparksweep.spec import RegisterSpec
+    >>> from sparksweep.metrics import get_metric
     >>> y = np.array([0, 0, 1, 1] * 25)
     >>> good, bad = y * 0.8 + 0.1, np.full(100, 0.5)
     >>> judge(get_metric("auc_roc"), RegisterSpec(name="m"), y, good, bad, task="binary").passed
@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sparksweep.scoring.metrics import get_metric
+from sparksweep.metrics import get_metric
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from sparksweep.config import RegisterSpec
-    from sparksweep.scoring.metrics import Metric
+    from sparksweep.metrics import Metric
+    from sparksweep.spec import RegisterSpec
 
 __all__ = ["GateResult", "judge", "paired_bootstrap"]
 

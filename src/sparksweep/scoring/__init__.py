@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sparksweep.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
 from sparksweep.scoring.batch import ScoreReport, download_model, load_model, score_pandas, score_spark, score_table
-from sparksweep.scoring.metrics import DEFAULT_METRIC, METRICS, Direction, Metric, get_metric, register_metric
 
 __all__ = [
     "DEFAULT_METRIC",

@@ -377,9 +377,9 @@ def _check_udf(udf: str | None) -> None:
 def _slots(spark: SparkSession) -> int:
     """The tasks the registered executors run at once (cores / ``spark.task.cpus``); before any has registered on a
     cluster, Spark's default parallelism."""
-    from sparksweep.search.executors._spark import _current_slots
+    from sparksweep._spark import current_slots
 
-    return _current_slots(spark) or int(spark.sparkContext.defaultParallelism)
+    return current_slots(spark) or int(spark.sparkContext.defaultParallelism)
 
 
 def _task_cpus(spark: SparkSession) -> int:
@@ -472,7 +472,7 @@ def score_table(
         raise DataError("give exactly one input: a parquet/csv path or a Spark table name")
     _check_udf(udf)
     if spark is None:
-        from sparksweep.search.executors import get_spark
+        from sparksweep._spark import get_spark
 
         spark = get_spark()
     import mlflow

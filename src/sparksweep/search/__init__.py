@@ -1,77 +1,109 @@
-"""Search: spaces, algorithms, the sweep engine, executors, tracking and champion selection.
+"""Search algorithms: Optuna samplers and Hyperopt algorithms behind one ask/tell interface.
 
-The engine, executors and champion selection are loaded on first use: model families import the space DSL from
-here, and the engine imports the model families.
+Example:
+    >>> from sparksweep.space import Float, SearchSpace
+    >>> from sparksweep.metrics import Direction
+    >>> s = make_searcher("hyperopt.tpe", SearchSpace({"f": {"x": Float(0, 1)}}), Direction.MAXIMIZE, seed=0)
+    >>> s.name
+    'hyperopt.tpe'
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable
+from typing import Any
 
-from sparksweep.search.space import Categorical, Float, Int, SearchSpace
-from sparksweep.search.trial import Proposal, TrialResult, TrialState
-
-if TYPE_CHECKING:
-    from sparksweep.search.algorithms import ALGORITHMS, BaseSearcher, make_searcher
-    from sparksweep.search.champion import ChampionDecision, register_champion
-    from sparksweep.search.engine import SweepProgress, SweepResult, resume_sweep, run_sweep
-    from sparksweep.search.ensemble import Ensemble
-    from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, get_spark
-    from sparksweep.search.finalists import Finalist
-    from sparksweep.search.objective import optimize
-    from sparksweep.search.worker import TrialContext
+from sparksweep.errors import SpecError
+from sparksweep.metrics import Direction
+from sparksweep.search._base import BaseSearcher
+from sparksweep.search._hyperopt import ALGOS, HyperoptSearcher
+from sparksweep.search._optuna import SAMPLERS, OptunaSearcher
+from sparksweep.space import Categorical, Float, Int, SearchSpace
+from sparksweep.trial import Proposal, TrialResult, TrialState
 
 __all__ = [
     "ALGORITHMS",
-    "BaseExecutor",
     "BaseSearcher",
     "Categorical",
-    "ChampionDecision",
-    "Ensemble",
-    "Finalist",
     "Float",
+    "HyperoptSearcher",
     "Int",
-    "LocalExecutor",
+    "OptunaSearcher",
     "Proposal",
     "SearchSpace",
-    "SparkExecutor",
-    "SweepProgress",
-    "SweepResult",
-    "TrialContext",
     "TrialResult",
     "TrialState",
-    "get_spark",
     "make_searcher",
-    "optimize",
-    "register_champion",
-    "resume_sweep",
-    "run_sweep",
 ]
 
-_LAZY = {
-    "ALGORITHMS": "sparksweep.search.algorithms",
-    "BaseSearcher": "sparksweep.search.algorithms",
-    "make_searcher": "sparksweep.search.algorithms",
-    "ChampionDecision": "sparksweep.search.champion",
-    "register_champion": "sparksweep.search.champion",
-    "SweepProgress": "sparksweep.search.engine",
-    "Ensemble": "sparksweep.search.ensemble",
-    "Finalist": "sparksweep.search.finalists",
-    "SweepResult": "sparksweep.search.engine",
-    "run_sweep": "sparksweep.search.engine",
-    "resume_sweep": "sparksweep.search.engine",
-    "optimize": "sparksweep.search.objective",
-    "TrialContext": "sparksweep.search.worker",
-    "BaseExecutor": "sparksweep.search.executors",
-    "LocalExecutor": "sparksweep.search.executors",
-    "SparkExecutor": "sparksweep.search.executors",
-    "get_spark": "sparksweep.search.executors",
+_Factory = Callable[[SearchSpace, Direction, "int | None", "int | None"], BaseSearcher]
+
+
+def _optuna(sampler: str) -> _Factory:
+    return lambda space, direction, seed, startup: OptunaSearcher(
+        space, direction, seed, sampler=sampler, startup=startup
+    )
+
+
+def _hyperopt(algo: str) -> _Factory:
+    return lambda space, direction, seed, startup: HyperoptSearcher(space, direction, seed, algo=algo, startup=startup)
+
+
+ALGORITHMS: dict[str, _Factory] = {
+    **{f"optuna.{name}": _optuna(name) for name in SAMPLERS},
+    **{f"hyperopt.{name}": _hyperopt(name) for name in ALGOS},
 }
+"""Search algorithms by the name a sweep file uses."""
+
+
+def make_searcher(
+    name: str, space: SearchSpace, direction: Direction, seed: int | None = None, *, startup: int | None = None
+) -> BaseSearcher:
+    """Build the search algorithm ``name`` over ``space``.
+
+    ``startup``: how many finished trials TPE (Optuna's or Hyperopt's) waits for before it models them, instead of
+    its default of 10 random ones; a sweep that starts from each family's defaults passes their number, so TPE
+    learns from them at once (other algorithms ignore it).
+    """
+    try:
+        factory = ALGORITHMS[name]
+    except KeyError:
+        raise SpecError(f"unknown search algorithm {name!r}; choose one of {sorted(ALGORITHMS)}") from None
+    if startup is not None and startup < 1:
+        raise SpecError(f"startup={startup}: TPE needs at least one finished trial to model; pass 1 or more, or None")
+    return factory(space, direction, seed, startup)
+
+
+_MOVED = {
+    "ChampionDecision": "sparksweep.registry",
+    "register_champion": "sparksweep.registry",
+    "SweepProgress": "sparksweep.sweep",
+    "SweepResult": "sparksweep.sweep",
+    "run_sweep": "sparksweep.sweep",
+    "resume_sweep": "sparksweep.sweep",
+    "optimize": "sparksweep.sweep",
+    "Ensemble": "sparksweep.sweep",
+    "Finalist": "sparksweep.sweep",
+    "TrialContext": "sparksweep.worker",
+    "BaseExecutor": "sparksweep.executors",
+    "LocalExecutor": "sparksweep.executors",
+    "SparkExecutor": "sparksweep.executors",
+    "get_spark": "sparksweep",
+}
+"""Names ``sparksweep.search`` held before the package was laid out in layers; kept for one release."""
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _MOVED.get(name)
     if module is None:
         raise AttributeError(f"module 'sparksweep.search' has no attribute {name!r}")
+    warnings.warn(
+        f"sparksweep.search.{name} moved: import it from {module} (sparksweep.search keeps only the search "
+        "algorithms; the old name goes in the next release)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    # By name, so the search layer does not depend on the layers above it.
     return getattr(importlib.import_module(module), name)

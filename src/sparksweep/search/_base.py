@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sparksweep.errors import SpecError
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.space import SearchSpace
-from sparksweep.search.trial import PastTrial, Proposal, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.space import SearchSpace
+from sparksweep.trial import PastTrial, Proposal, TrialState
 
 __all__ = ["BaseSearcher"]
 

@@ -20,8 +20,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.trial import TrialResult, TrialState
 
 __all__ = [
     "FINALISTS_SHARE",
@@ -87,7 +87,7 @@ def pick_finalists(
     ensemble's finalists): the best of each family first whatever its score, then the others within the margin.
 
     Example:
-        >>> from sparksweep.search.trial import TrialResult, TrialState
+        >>> from sparksweep.trial import TrialResult, TrialState
         >>> def trial(number, family, value):
         ...     metrics = {"rmse_fold_0": value - 1, "rmse_fold_1": value + 1, "rmse_cv_std": 2.0}
         ...     return TrialResult(number, "", family, {}, TrialState.COMPLETE, value, metrics)

@@ -12,7 +12,7 @@ Two representations of the features travel through a sweep:
 
 Example:
     >>> import pandas as pd
-    >>> from sparksweep.config import DataSpec
+    >>> from sparksweep.spec import DataSpec
     >>> df = pd.DataFrame({"x": range(100), "city": ["a", "b"] * 50, "y": [0, 1] * 50})
     >>> ds = prepare_dataset(df, DataSpec(target="y", categorical=["city"]))
     >>> ds.task, len(ds.X_test), ds.categories
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sparksweep.config import DataSpec
+from sparksweep.spec import DataSpec
 from sparksweep.errors import DataError, DataWarning
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def load_table(spec: DataSpec, data: pd.DataFrame | SparkDataFrame | None = None
             "or leave it out and set data.path or data.table in the sweep file"
         )
     if spec.table is not None:
-        from sparksweep.search.executors import get_spark
+        from sparksweep._spark import get_spark
 
         session = spark if spark is not None else get_spark()
         if not session.catalog.tableExists(spec.table):

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sparksweep._imports import require
 from sparksweep.errors import DependencyError, SpecError
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.algorithms._base import BaseSearcher
-from sparksweep.search.space import FAMILY_PARAM, SearchSpace
-from sparksweep.search.trial import PastTrial, Proposal, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.search._base import BaseSearcher
+from sparksweep.space import FAMILY_PARAM, SearchSpace
+from sparksweep.trial import PastTrial, Proposal, TrialState
 
 if TYPE_CHECKING:
     import optuna
@@ -103,7 +103,7 @@ class OptunaSearcher(BaseSearcher):
     """Search with an Optuna sampler (``tpe``, ``random``, ``qmc``, ``cmaes`` or ``gp``).
 
     Example:
-        >>> from sparksweep.search.space import Float, SearchSpace
+        >>> from sparksweep.space import Float, SearchSpace
         >>> s = OptunaSearcher(SearchSpace({"f": {"x": Float(0, 1)}}), Direction.MINIMIZE, seed=1, sampler="random")
         >>> p = s.ask(); s.tell(p, 0.5, TrialState.COMPLETE); p.family
         'f'

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from sparksweep.data import TrainingData
-    from sparksweep.search.trial import TrialResult
-    from sparksweep.search.worker import DataHandle, TrialTask
+    from sparksweep.trial import TrialResult
+    from sparksweep.worker import DataHandle, TrialTask
 
 __all__ = ["BaseExecutor"]
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sparksweep.search.executors import BaseExecutor
+from sparksweep.executors import BaseExecutor
 
 __all__ = ["ExecutorShutdown", "ExecutorStartup"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from sparksweep.search.engine import SweepProgress
-from sparksweep.search.trial import TrialResult
+from sparksweep.sweep._engine import SweepProgress
+from sparksweep.trial import TrialResult
 
 __all__ = ["ProgressDisplay"]
 

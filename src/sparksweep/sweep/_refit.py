@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from sparksweep.data import Dataset, TrainingData
     from sparksweep.models._base import BaseModelFamily
-    from sparksweep.search.trial import TrialResult
+    from sparksweep.trial import TrialResult
 
 __all__ = ["refit_best", "refit_data", "refit_ensemble"]
 
@@ -29,7 +29,7 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
     """
     from sklearn.model_selection import train_test_split
 
-    from sparksweep.search.worker import STOPPING_SHARE
+    from sparksweep.worker import STOPPING_SHARE
 
     X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
     y = np.concatenate([data.y_train, data.y_valid])
@@ -53,7 +53,7 @@ def _fit_again(client: MlflowClient, trial: TrialResult, dataset: Dataset) -> tu
     """``trial``'s family with its params, fitted on train + valid: (family, fitted model, the rounds it was fitted
     for when its family stops early and the trial recorded them)."""
     from sparksweep.models import get_family
-    from sparksweep.search.worker import ROUNDS_METRIC
+    from sparksweep.worker import ROUNDS_METRIC
 
     family = get_family(trial.family)
     recorded = trial.metrics.get(ROUNDS_METRIC)
@@ -99,7 +99,7 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     from sparksweep.models._mlflow import log_fitted_model
-    from sparksweep.search.worker import ROUNDS_METRIC
+    from sparksweep.worker import ROUNDS_METRIC
 
     data = dataset.training
     run_id = _refit_run(client, best, sweep_run_id, f"refit-{best.family}", {"sparksweep.refit_of": best.run_id})
@@ -133,7 +133,7 @@ def refit_ensemble(
     dataset: Dataset,
     sweep_run_id: str,
 ) -> str:
-    """Fit every member of an ensemble (:mod:`sparksweep.search.ensemble`) on train + valid as :func:`refit_best`
+    """Fit every member of an ensemble (:mod:`sparksweep.sweep._ensemble`) on train + valid as :func:`refit_best`
     does, log their weighted average as one model in a refit run, and return its model URI.
 
     The run's params are each member's family, weight and settings, prefixed ``member_<i>.``.

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sparksweep.search.executors._base import BaseExecutor
+from sparksweep.executors._base import BaseExecutor
 
 if TYPE_CHECKING:
     from sparksweep.data import TrainingData
-    from sparksweep.search.trial import TrialResult
-    from sparksweep.search.worker import TrialTask
+    from sparksweep.trial import TrialResult
+    from sparksweep.worker import TrialTask
 
 __all__ = ["FileData", "LocalExecutor"]
 
@@ -34,7 +34,7 @@ class FileData:
 
 
 def _run(task: TrialTask) -> TrialResult:
-    from sparksweep.search.worker import run_trial
+    from sparksweep.worker import run_trial
 
     return run_trial(task)
 

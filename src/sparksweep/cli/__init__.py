@@ -21,11 +21,11 @@ import click
 from sparksweep.errors import SparkSweepError
 
 if TYPE_CHECKING:
-    from sparksweep.config import SweepSpec
+    from sparksweep.cli._progress import ProgressDisplay
     from sparksweep.registry import ChampionDecision
     from sparksweep.scoring.batch import ScoreReport, Udf
-    from sparksweep.search.engine import SweepResult
-    from sparksweep.search.progress import ProgressDisplay
+    from sparksweep.spec import SweepSpec
+    from sparksweep.sweep._engine import SweepResult
 
 __all__ = ["main"]
 
@@ -108,14 +108,14 @@ def _print_summary(result: SweepResult) -> None:
 
 
 def _display(spec: SweepSpec) -> ProgressDisplay:
-    from sparksweep.scoring.metrics import DEFAULT_METRIC
-    from sparksweep.search.progress import ProgressDisplay
+    from sparksweep.cli._progress import ProgressDisplay
+    from sparksweep.metrics import DEFAULT_METRIC
 
     return ProgressDisplay(spec.metric or (DEFAULT_METRIC[spec.task] if spec.task else "value"))
 
 
 def _run(spec: SweepSpec) -> SweepResult:
-    from sparksweep.search.engine import run_sweep
+    from sparksweep.sweep._engine import run_sweep
 
     _quiet_libraries()
     click.echo(
@@ -177,7 +177,7 @@ def run(
     warm_start: str | None,
 ) -> None:
     """Run the sweep described by SWEEP_FILE and register its champion."""
-    from sparksweep.config import load_spec
+    from sparksweep.spec import load_spec
 
     spec = load_spec(sweep_file).with_overrides(
         **{
@@ -201,11 +201,11 @@ def run(
 @click.option("--tracking-uri", help="The store the sweep recorded into (default: MLFLOW_TRACKING_URI or mlflow.db).")
 def resume(parent_run_id: str, tracking_uri: str | None) -> None:
     """Continue the sweep PARENT_RUN_ID whose driver stopped (Ctrl-C, kill -9, a lost machine)."""
-    from sparksweep.search.engine import resume_sweep
+    from sparksweep.sweep._engine import resume_sweep
 
     _quiet_libraries()
     click.echo(f"Resuming sweep {parent_run_id}")
-    from sparksweep.search.progress import ProgressDisplay
+    from sparksweep.cli._progress import ProgressDisplay
 
     display = ProgressDisplay(None)
     try:
@@ -227,9 +227,9 @@ def _score(
     master: str,
     udf: Udf | None = None,
 ) -> ScoreReport:
+    from sparksweep._spark import get_spark
     from sparksweep.scoring.batch import score_table
-    from sparksweep.search.executors import get_spark
-    from sparksweep.search.tracking import resolve_tracking_uri
+    from sparksweep.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri) if tracking_uri else None
     return score_table(
@@ -297,8 +297,8 @@ def score(
 def _registry_client(tracking_uri: str | None) -> tuple[Any, str]:
     from mlflow import MlflowClient
 
-    from sparksweep.config import DEFAULT_TRACKING_URI
-    from sparksweep.search.tracking import resolve_tracking_uri
+    from sparksweep.spec import DEFAULT_TRACKING_URI
+    from sparksweep.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -368,9 +368,9 @@ def champion_promote(name: str, version: str, sweep_file: str | None, force: boo
     client, uri = _registry_client(tracking_uri)
     dataset = metric = registration = None
     if sweep_file is not None:
-        from sparksweep.config import load_spec
         from sparksweep.data import load_table, prepare_dataset
-        from sparksweep.scoring.metrics import DEFAULT_METRIC, get_metric
+        from sparksweep.metrics import DEFAULT_METRIC, get_metric
+        from sparksweep.spec import load_spec
 
         spec = load_spec(sweep_file)
         dataset = prepare_dataset(load_table(spec.data), spec.data, spec.task)
@@ -435,8 +435,8 @@ def bench(
     bench_file: str, output: str | None, resume_run: str | None, tracking_uri: str | None, spark_master: str | None
 ) -> None:
     """Compare algorithms and model-family sets: every cell of BENCH_FILE is a real sweep; writes a report."""
+    from sparksweep._spark import get_spark
     from sparksweep.bench import CellResult, load_bench, run_bench
-    from sparksweep.search.executors import get_spark
 
     _quiet_libraries()
     spec = load_bench(bench_file)
@@ -468,8 +468,8 @@ def demo(rows: int, n_trials: int | None, regenerate: bool) -> None:
     """Generate the churn table, run examples/churn.yaml, register the champion and score every user."""
     import pandas as pd
 
-    from sparksweep.config import load_spec
     from sparksweep.datasets import generate_churn
+    from sparksweep.spec import load_spec
 
     t0 = time.perf_counter()
     data_path = Path("data/user_features.parquet")

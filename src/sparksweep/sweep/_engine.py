@@ -6,7 +6,7 @@ through their Spark job group and recorded as killed. A sweep whose driver died 
 from what MLflow holds.
 
 Example:
-    >>> from sparksweep.config import load_spec
+    >>> from sparksweep.spec import load_spec
     >>> result = run_sweep(load_spec("examples/churn.yaml"))  # doctest: +SKIP
     >>> result.best.value  # doctest: +SKIP
 """
@@ -23,17 +23,20 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from sparksweep.config import DEFAULT_TRACKING_URI, validate_spec
+from sparksweep._spark import get_spark
 from sparksweep.data import Dataset, load_table, prepare_dataset
 from sparksweep.errors import DataError, SpecError, TrialLostError
+from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
+from sparksweep.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.models import get_family
-from sparksweep.scoring.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
-from sparksweep.search.algorithms import BaseSearcher, make_searcher
-from sparksweep.search.background import ExecutorShutdown, ExecutorStartup
-from sparksweep.search.champion import ChampionDecision, register_champion
-from sparksweep.search.ensemble import Ensemble, select_ensemble
-from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
-from sparksweep.search.finalists import (
+from sparksweep.pruning import PruningLedger
+from sparksweep.registry import ChampionDecision, register_champion
+from sparksweep.search import BaseSearcher, make_searcher
+from sparksweep.space import Categorical, Distribution, Float, Int, SearchSpace
+from sparksweep.spec import DEFAULT_TRACKING_URI, validate_spec
+from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
+from sparksweep.sweep._ensemble import Ensemble, select_ensemble
+from sparksweep.sweep._finalists import (
     FINALISTS_SHARE,
     RESCORE_SEED_OFFSET,
     Finalist,
@@ -42,10 +45,8 @@ from sparksweep.search.finalists import (
     finalist_time,
     pick_finalists,
 )
-from sparksweep.search.pruning import PruningLedger
-from sparksweep.search.space import Categorical, Distribution, Float, Int, SearchSpace
-from sparksweep.search.starting import default_point
-from sparksweep.search.tracking import (
+from sparksweep.sweep._starting import default_point
+from sparksweep.tracking import (
     ELAPSED_METRIC,
     TAG_DATA_PATH,
     TAG_STOP_REASON,
@@ -58,14 +59,14 @@ from sparksweep.search.tracking import (
     read_trials,
     resolve_tracking_uri,
 )
-from sparksweep.search.trial import PastTrial, Proposal, TrialResult, TrialState
-from sparksweep.search.worker import DataHandle, TrialTask
+from sparksweep.trial import PastTrial, Proposal, TrialResult, TrialState
+from sparksweep.worker import DataHandle, TrialTask
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame as SparkDataFrame
 
-    from sparksweep.config import ParamSpec, SearchSpec, SweepSpec
+    from sparksweep.spec import ParamSpec, SearchSpec, SweepSpec
 
 __all__ = ["SweepProgress", "SweepResult", "build_space", "resume_sweep", "run_sweep"]
 
@@ -161,7 +162,7 @@ def _resolve_metric(spec: SweepSpec, task: str) -> Metric:
 
 
 def _metrics_for(task: str) -> list[str]:
-    from sparksweep.scoring.metrics import METRICS
+    from sparksweep.metrics import METRICS
 
     return [name for name, m in METRICS.items() if task in m.tasks]
 

@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sparksweep.search.space import Categorical, Distribution, Int
+from sparksweep.space import Categorical, Distribution, Int
 
 if TYPE_CHECKING:
     from sparksweep.models import BaseModelFamily

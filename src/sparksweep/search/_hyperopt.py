@@ -18,10 +18,10 @@ import numpy as np
 
 from sparksweep._imports import require
 from sparksweep.errors import DependencyError, SpecError
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.algorithms._base import BaseSearcher
-from sparksweep.search.space import FAMILY_PARAM, SearchSpace
-from sparksweep.search.trial import PastTrial, Proposal, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.search._base import BaseSearcher
+from sparksweep.space import FAMILY_PARAM, SearchSpace
+from sparksweep.trial import PastTrial, Proposal, TrialState
 
 __all__ = ["ALGOS", "HyperoptSearcher"]
 
@@ -67,7 +67,7 @@ class HyperoptSearcher(BaseSearcher):
     """Search with a Hyperopt algorithm (``tpe``, ``rand``, ``anneal`` or ``atpe``).
 
     Example:
-        >>> from sparksweep.search.space import Float, SearchSpace
+        >>> from sparksweep.space import Float, SearchSpace
         >>> s = HyperoptSearcher(SearchSpace({"f": {"x": Float(0, 1)}}), Direction.MINIMIZE, seed=1, algo="rand")
         >>> p = s.ask(); s.tell(p, 0.5, TrialState.COMPLETE); sorted(p.params)
         ['x']

@@ -1,6 +1,6 @@
 """What runs inside a Spark task (or a pool process): one trial, from creating its child run to recording it.
 
-The worker creates the trial's child run (from the :class:`~sparksweep.search.tracking.TrialRunSpec` the driver
+The worker creates the trial's child run (from the :class:`~sparksweep.tracking.TrialRunSpec` the driver
 sends: parent tag, name, params), so the driver's sweep loop never waits on the store to hand out a trial. The run is
 created in a background thread while the trial starts (:class:`RunOpening`): creating it and its params are two
 writes to the store (~17 ms on SQLite, and the process's first one opens the store, ~0.5 s), which would otherwise
@@ -26,19 +26,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sparksweep.errors import TrialError
-from sparksweep.search.autolog import AutologMode, autolog_mode, configure_mlflow_autolog, estimator_record
-from sparksweep.search.retry import RetryPolicy
-from sparksweep.search.tracking import TAG_MODEL_URI
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.tracking import TAG_MODEL_URI
+from sparksweep.tracking._autolog import AutologMode, autolog_mode, configure_mlflow_autolog, estimator_record
+from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
     import numpy as np
 
     from sparksweep.data import TrainingData
+    from sparksweep.metrics import Metric
     from sparksweep.models._base import BaseModelFamily
-    from sparksweep.scoring.metrics import Metric
-    from sparksweep.search.pruning import PruneContext, StepReporter
-    from sparksweep.search.tracking import TrialRunSpec
+    from sparksweep.pruning import PruneContext, StepReporter
+    from sparksweep.tracking import TrialRunSpec
 
 __all__ = [
     "ROUNDS_METRIC",
@@ -93,7 +93,7 @@ class TrialTask:
     seed: int
     data: DataHandle
     autolog: AutologMode | bool = "sparksweep"
-    """What the run records about the estimator (see :mod:`sparksweep.search.autolog`); true/false: sparksweep/off."""
+    """What the run records about the estimator (see :mod:`sparksweep.tracking`); true/false: sparksweep/off."""
     log_model: bool = True
     pruning: PruneContext | None = None
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
@@ -109,7 +109,7 @@ class TrialTask:
     """How writes to the tracking store are retried on transient errors."""
     keep_predictions: bool = False
     """With cv: hand the out-of-fold predictions back in the result (a finalist of an ensemble: see
-    :mod:`sparksweep.search.ensemble`); they are not written to the store."""
+    :mod:`sparksweep.sweep._ensemble`); they are not written to the store."""
     child: TrialRunSpec | None = None
     """The child run the worker creates when ``run_id`` is empty."""
 
@@ -301,7 +301,7 @@ def _cross_validate(task: TrialTask, data: TrainingData, metric: Metric) -> _Cro
     import numpy as np
     import pandas as pd
 
-    from sparksweep.scoring.metrics import Direction
+    from sparksweep.metrics import Direction
 
     X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
     y = _concat(data.y_train, data.y_valid)
@@ -579,8 +579,8 @@ def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Comput
     import mlflow
     from threadpoolctl import threadpool_limits
 
-    from sparksweep.scoring.metrics import get_metric
-    from sparksweep.search.pruning import TrialPruned
+    from sparksweep.metrics import get_metric
+    from sparksweep.pruning import TrialPruned
 
     started = time.perf_counter()
     _quiet_worker()

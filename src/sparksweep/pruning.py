@@ -4,7 +4,7 @@ A running Spark task cannot ask the driver's Optuna study whether to stop. So at
 snapshot of every finished trial's intermediate scores (:class:`PruneContext`); the worker rebuilds that study in
 memory with the same Optuna pruner, reports its own validation score on the rounds where the pruner can act, and
 stops itself (raising :class:`TrialPruned`) when the rule says so. Its scores come back in the
-:class:`~sparksweep.search.trial.TrialResult` and join the driver's ledger for the trials dispatched after it. No
+:class:`~sparksweep.trial.TrialResult` and join the driver's ledger for the trials dispatched after it. No
 message goes to the driver while a trial trains: the decision costs the worker well under a millisecond per report.
 
 Scores are due only where the pruner can act (:meth:`StepReporter.due`): every :data:`REPORT_EVERY` rounds from
@@ -15,7 +15,7 @@ keep up to date round by round (:class:`RoundScorer`), so a report costs one met
 The ledger is an Optuna study of its own, independent of the search algorithm, so Hyperopt sweeps are pruned too.
 
 Example:
-    >>> from sparksweep.scoring.metrics import Direction
+    >>> from sparksweep.metrics import Direction
     >>> ledger = PruningLedger("median", Direction.MAXIMIZE)
     >>> ledger.snapshot().kind
     'median'
@@ -32,13 +32,13 @@ import numpy as np
 
 from sparksweep._imports import require
 from sparksweep.errors import SpecError
-from sparksweep.scoring.metrics import Direction
-from sparksweep.search.trial import TrialResult, TrialState
+from sparksweep.metrics import Direction
+from sparksweep.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
     import optuna
 
-    from sparksweep.scoring.metrics import Metric
+    from sparksweep.metrics import Metric
 
 __all__ = [
     "MIN_RESOURCE",
@@ -100,7 +100,7 @@ class RoundScorer:
     metrics, and a function is copied by reference.
 
     Example:
-        >>> from sparksweep.scoring.metrics import get_metric
+        >>> from sparksweep.metrics import get_metric
         >>> y = np.array([0, 1, 0, 1])
         >>> scorer = RoundScorer(PruneContext("median", Direction.MAXIMIZE).reporter(get_metric("auc_roc"), y))
         >>> [scorer(np.array([0.1, 0.9, 0.2, 0.8])) for _ in range(MIN_RESOURCE)][-1], scorer.name

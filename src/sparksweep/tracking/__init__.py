@@ -2,7 +2,7 @@
 
 All writes go through :class:`mlflow.MlflowClient` with explicit run ids, never the fluent API's global active run,
 so parallel trials and a user's own active run are never confused. Transient store errors (a server restarting, a 5xx,
-a dropped connection) are retried with :class:`~sparksweep.search.retry.RetryPolicy`; a store that stays down stops
+a dropped connection) are retried with :class:`~sparksweep.tracking._retry.RetryPolicy`; a store that stays down stops
 the sweep with a :class:`~sparksweep.errors.TrackingError`.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sparksweep.errors import SpecError
-from sparksweep.search.retry import RetryPolicy
-from sparksweep.search.space import FAMILY_PARAM
-from sparksweep.search.trial import PastTrial, TrialResult, TrialState
+from sparksweep.space import FAMILY_PARAM
+from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.trial import PastTrial, TrialResult, TrialState
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -490,7 +490,7 @@ class SweepTracker:
 
     def rescore_run(self, trial: TrialResult) -> TrialRunSpec:
         """What the child run scoring ``trial`` again on fresh folds is created with (a finalist: see
-        :mod:`sparksweep.search.finalists`). It carries no trial number, so a resumed sweep does not read it as a trial.
+        :mod:`sparksweep.sweep._finalists`). It carries no trial number, so a resumed sweep does not read it as a trial.
         """
         tags = {
             TAG_PARENT: self.parent_run_id,

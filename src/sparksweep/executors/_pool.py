@@ -40,8 +40,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sparksweep._spark import spark_setting
 from sparksweep.errors import TrialError, TrialLostError
-from sparksweep.search.executors._spark import BroadcastData, SparkExecutor, spark_setting
+from sparksweep.executors._spark import BroadcastData, SparkExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -50,8 +51,8 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from sparksweep.data import TrainingData
-    from sparksweep.search.trial import TrialResult
-    from sparksweep.search.worker import ComputedTrial, TrialTask
+    from sparksweep.trial import TrialResult
+    from sparksweep.worker import ComputedTrial, TrialTask
 
 __all__ = ["SparkPoolExecutor"]
 
@@ -157,7 +158,7 @@ def _serve(
     # Imported before saying hello, so the first trial does not pay for the imports (the driver prepares
     # meanwhile). The store opens in the background (the first MlflowClient of a process: ~0.5 s for SQLite): the
     # first trial starts at once and its run is created once the store is open (see RunOpening).
-    from sparksweep.search.worker import start_trial, tracking_client
+    from sparksweep.worker import start_trial, tracking_client
 
     if tracking_uri is not None:
         threading.Thread(

@@ -1,7 +1,7 @@
 """Your own objective over a space, with the sweep engine's executors, tracking and budgets.
 
 The way people use Optuna's ``study.optimize`` or Hyperopt's ``fmin``: the objective gets the trial's parameters
-(and a :class:`~sparksweep.search.worker.TrialContext` with its child run, to log more), and returns a value or
+(and a :class:`~sparksweep.worker.TrialContext` with its child run, to log more), and returns a value or
 raises. It runs where model trials run: as a Spark task, or in a process pool. On Spark, define it at module level in
 an importable module or in a notebook/script (cloudpickle ships it by value).
 
@@ -23,23 +23,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sparksweep.config import DEFAULT_TRACKING_URI, SearchSpec, _format_errors
+from sparksweep._spark import get_spark
 from sparksweep.errors import SpecError
-from sparksweep.scoring.metrics import Direction, Metric
-from sparksweep.search.algorithms import make_searcher
-from sparksweep.search.background import ExecutorStartup
-from sparksweep.search.engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
-from sparksweep.search.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor, get_spark
-from sparksweep.search.space import Distribution, SearchSpace
-from sparksweep.search.tracking import (
+from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
+from sparksweep.metrics import Direction, Metric
+from sparksweep.search import make_searcher
+from sparksweep.space import Distribution, SearchSpace
+from sparksweep.spec import DEFAULT_TRACKING_URI, SearchSpec, _format_errors
+from sparksweep.sweep._background import ExecutorStartup
+from sparksweep.sweep._engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
+from sparksweep.tracking import (
     TAG_STOP_REASON,
     SweepTracker,
     TrialRunSpec,
     resolve_tracking_uri,
     store_prepared,
 )
-from sparksweep.search.trial import Proposal, TrialResult
-from sparksweep.search.worker import ObjectiveTask, TrialContext
+from sparksweep.trial import Proposal, TrialResult
+from sparksweep.worker import ObjectiveTask, TrialContext
 
 __all__ = ["OBJECTIVE_FAMILY", "TrialContext", "optimize"]
 

@@ -2,7 +2,7 @@
 replacement on their out-of-fold predictions (Caruana et al., "Ensemble selection from libraries of models", 2004;
 what auto-sklearn and AutoGluon do).
 
-With ``search.ensemble: true`` the finalists (:mod:`sparksweep.search.finalists`: then the best trial of each
+With ``search.ensemble: true`` the finalists (:mod:`sparksweep.sweep._finalists`: then the best trial of each
 family first, whatever its score, so the ensemble has different kinds of model to draw on) are scored on the same
 fresh folds and hand back each row's held-out prediction. The selection starts from the best finalist and adds, one
 round at a time, the finalist (again or anew) whose addition makes the average score best; a finalist added m times
@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sparksweep.search.trial import TrialResult
+from sparksweep.trial import TrialResult
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from sparksweep.scoring.metrics import Metric
+    from sparksweep.metrics import Metric
 
 __all__ = ["ENSEMBLE_ROUNDS", "Ensemble", "select_ensemble"]
 
@@ -64,8 +64,8 @@ def select_ensemble(
     ``predictions``; finalists without them are left out). None when no finalist has any.
 
     Example:
-        >>> from sparksweep.scoring.metrics import get_metric
-        >>> from sparksweep.search.trial import TrialState
+        >>> from sparksweep.metrics import get_metric
+        >>> from sparksweep.trial import TrialState
         >>> y = np.array([0.0, 1.0, 2.0, 3.0])
         >>> high = TrialResult(0, "", "a", {}, TrialState.COMPLETE, 0.5, predictions=y + 0.5)
         >>> low = TrialResult(1, "", "b", {}, TrialState.COMPLETE, 0.5, predictions=y - 0.5)

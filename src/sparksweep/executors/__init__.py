@@ -1,0 +1,19 @@
+"""Executors: where trials run (Spark tasks, or a local process pool)."""
+
+from __future__ import annotations
+
+from sparksweep._spark import get_spark, task_slots
+from sparksweep.executors._base import BaseExecutor
+from sparksweep.executors._local import LocalExecutor
+from sparksweep.executors._pool import SparkPoolExecutor
+from sparksweep.executors._spark import SparkExecutor, check_executors
+
+__all__ = [
+    "BaseExecutor",
+    "LocalExecutor",
+    "SparkExecutor",
+    "SparkPoolExecutor",
+    "check_executors",
+    "get_spark",
+    "task_slots",
+]

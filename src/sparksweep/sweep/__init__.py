@@ -1,0 +1,26 @@
+"""The sweep: plan it from the spec, run the trials, choose the finalists and the champion, register it.
+
+Example:
+    >>> from sparksweep.spec import load_spec
+    >>> result = run_sweep(load_spec("examples/churn.yaml"))  # doctest: +SKIP
+    >>> result.best.value  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from sparksweep.sweep._engine import SweepProgress, SweepResult, build_space, resume_sweep, run_sweep
+from sparksweep.sweep._ensemble import Ensemble
+from sparksweep.sweep._finalists import Finalist
+from sparksweep.sweep._objective import OBJECTIVE_FAMILY, optimize
+
+__all__ = [
+    "OBJECTIVE_FAMILY",
+    "Ensemble",
+    "Finalist",
+    "SweepProgress",
+    "SweepResult",
+    "build_space",
+    "optimize",
+    "resume_sweep",
+    "run_sweep",
+]
