@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from sparksweep._spark import get_spark
+from sparksweep._version import __version__
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import (
     DataError,
@@ -28,8 +29,6 @@ from sparksweep.spec import SweepSpec, load_spec
 from sparksweep.sweep import SweepResult, optimize, resume_sweep, run_sweep
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker import TrialContext
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BaseModelFamily",

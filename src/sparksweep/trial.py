@@ -82,6 +82,9 @@ class TrialResult:
     """What the pruner recorded on the trial in the worker (successive halving's rungs)."""
     recorded: bool = True
     """False: the worker could not write the final state; the driver marks the run failed."""
+    fold_scores: tuple[float, ...] = ()
+    """The validation metric on each CV fold (``search.cv``), in fold order; empty without CV. Recorded in the run
+    as the metrics ``<metric>_fold_<i>``."""
     predictions: Any = field(default=None, repr=False, compare=False)
     """A finalist's out-of-fold predictions on fresh folds (an ndarray), when an ensemble is to be built from
     them; never recorded in the store."""

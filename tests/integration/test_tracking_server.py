@@ -13,7 +13,7 @@ from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
 from sparksweep.scoring.batch import load_model
 from sparksweep.spec import DataSpec
-from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.tracking import RetryPolicy
 from sparksweep.trial import TrialState
 from sparksweep.worker import TrialTask, run_trial
 from tests.helpers import InProcessData

@@ -17,7 +17,7 @@ from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
 from sparksweep.scoring.batch import load_model
 from sparksweep.spec import DataSpec, TrackingSpec
-from sparksweep.tracking._autolog import autolog_mode, estimator_record
+from sparksweep.tracking import autolog_mode, estimator_record
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker import TrialTask, run_trial
 from tests.helpers import InProcessData

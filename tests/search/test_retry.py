@@ -13,7 +13,7 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from sparksweep.errors import TrackingError
-from sparksweep.tracking._retry import RetryPolicy, is_transient
+from sparksweep.tracking import RetryPolicy, is_transient
 
 QUICK = RetryPolicy(attempts=3, initial_delay=0.0, max_delay=0.0)
 

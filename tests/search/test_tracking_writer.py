@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep.errors import TrackingError
-from sparksweep.tracking import SweepTracker, _MetricWriter
+from sparksweep.tracking import SweepTracker
+from sparksweep.tracking._tracker import _MetricWriter
 
 
 def test_progress_is_written_in_full_by_the_time_the_sweep_run_ends(tracking_uri: str) -> None:

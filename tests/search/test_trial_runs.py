@@ -12,8 +12,7 @@ from mlflow.exceptions import MlflowException
 
 from sparksweep.errors import TrialError
 from sparksweep.space import Float, SearchSpace
-from sparksweep.tracking import SweepTracker, TrialRunSpec, read_trials
-from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.tracking import RetryPolicy, SweepTracker, TrialRunSpec, read_trials
 from sparksweep.trial import TrialState
 from sparksweep.worker import ObjectiveTask, open_trial_run, run_trial, start_trial
 

@@ -8,6 +8,7 @@ sparksweep (a clear error says so when one cannot), and parallelism defaults to 
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparksweep._spark import current_slots, dynamic_allocation, spark_setting, task_slots
+from sparksweep._version import __version__
 from sparksweep.errors import DependencyError, SparkSweepWarning
 from sparksweep.executors._base import BaseExecutor
 
@@ -46,8 +48,8 @@ def _probe_job(spark: SparkSession, n_tasks: int) -> list[tuple[str, str, str, s
             pass
 
         host = socket.gethostname()
-        try:
-            import sparksweep as worker_sparksweep
+        try:  # by name: the probe checks the worker's own sparksweep, not a dependency of this module
+            worker_sparksweep = importlib.import_module("sparksweep")
         except Exception as exc:
             yield host, worker_sys.executable, "", f"{type(exc).__name__}: {exc}"
         else:
@@ -68,8 +70,6 @@ def check_executors(spark: SparkSession, n_tasks: int = 2) -> None:
     Raises:
         DependencyError: an executor's Python lacks sparksweep (or cannot be started), with how to fix it.
     """
-    import sparksweep
-
     app = str(spark.sparkContext.applicationId)
     if app in _CHECKED_APPS:
         return
@@ -93,9 +93,9 @@ def check_executors(spark: SparkSession, n_tasks: int = 2) -> None:
         where = "; ".join(f"on {host} ({exe}): {err}" for host, exe, err in missing)
         raise DependencyError(f"sparksweep cannot be imported on the Spark executors {where}. {fix}")
     versions = {version for _, _, version, _ in reports}
-    if versions != {sparksweep.__version__}:
+    if versions != {__version__}:
         warnings.warn(
-            f"the executors run sparksweep {sorted(versions)} but the driver runs {sparksweep.__version__}; "
+            f"the executors run sparksweep {sorted(versions)} but the driver runs {__version__}; "
             "install the same version everywhere",
             SparkSweepWarning,
             stacklevel=2,

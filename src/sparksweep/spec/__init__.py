@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparksweep.errors import SpecError
-from sparksweep.tracking._autolog import AutologMode, autolog_mode
+from sparksweep.tracking import AutologMode, autolog_mode
 
 __all__ = [
     "PRUNERS",

@@ -26,9 +26,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sparksweep.errors import TrialError
-from sparksweep.tracking import TAG_MODEL_URI
-from sparksweep.tracking._autolog import AutologMode, autolog_mode, configure_mlflow_autolog, estimator_record
-from sparksweep.tracking._retry import RetryPolicy
+from sparksweep.tracking import (
+    TAG_MODEL_URI,
+    AutologMode,
+    RetryPolicy,
+    autolog_mode,
+    configure_mlflow_autolog,
+    estimator_record,
+)
 from sparksweep.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:

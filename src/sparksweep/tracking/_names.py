@@ -1,0 +1,27 @@
+"""Names sparksweep gives its MLflow tags, params, metrics and artifacts (what a sweep reads back)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+
+
+TAG_KIND = "sparksweep.kind"
+TAG_TRIAL_NUMBER = "sparksweep.trial_number"
+TAG_SWEEP_RUN = "sparksweep.sweep_run_id"
+TAG_STATE = "sparksweep.state"
+TAG_SEARCHED = "sparksweep.searched_params"
+TAG_MODEL_URI = "sparksweep.model_uri"
+TAG_ERROR = "sparksweep.error"
+TAG_DATA_PATH = "sparksweep.data_path"
+TAG_STOP_REASON = "sparksweep.stop_reason"
+TAG_RESCORE_OF = "sparksweep.rescore_of"
+SPEC_ARTIFACT = "sweep.yaml"
+ELAPSED_METRIC = "elapsed_s"
+STATE_LOST = "lost"
+"""The ``sparksweep.state`` of a trial whose driver died while it ran (recorded as KILLED, run again on resume)."""
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+_PARAM_LIMIT = 6000

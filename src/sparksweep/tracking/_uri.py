@@ -1,0 +1,95 @@
+"""The tracking store: which URI a sweep writes to, and preparing a store before any worker writes to it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sparksweep.errors import SpecError
+from sparksweep.tracking._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+def resolve_tracking_uri(uri: str) -> str:
+    """Make a relative SQLite URI absolute (against the current directory), so executors write to the same file.
+
+    Example:
+        >>> resolve_tracking_uri("http://127.0.0.1:5000")
+        'http://127.0.0.1:5000'
+    """
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str((Path.cwd() / uri[len(prefix) :]).resolve())
+    if "://" not in uri:
+        raise SpecError(f"tracking.uri {uri!r} is not a URI; use sqlite:///path/to/mlflow.db or http://host:port")
+    return uri
+
+
+_PREPARED: set[str] = set()
+"""The stores this process has prepared (:func:`prepare_store`)."""
+
+
+def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
+    """Create the tracking store in this process before any worker touches it (a new SQLite store migrates its
+    schema on first use, and several processes doing that at once fail). For a server, this checks it answers.
+
+    A SQLite store is switched to write-ahead logging (:func:`use_wal`)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
+    if uri.startswith("sqlite:///"):
+        use_wal(uri[len("sqlite:///") :].split("?", 1)[0])
+    _PREPARED.add(uri)
+    return client
+
+
+def store_prepared(uri: str) -> bool:
+    """Whether this process has already prepared the store at ``uri`` (:func:`prepare_store`): workers may open it
+    before this process opens it again."""
+    return uri in _PREPARED
+
+
+def use_wal(path: str) -> None:
+    """Put the SQLite database at ``path`` in write-ahead-log mode (kept in the file, so every process that opens it
+    later uses it too).
+
+    Parallel trials write their runs from several processes at once. In SQLite's default rollback-journal mode each
+    commit syncs the journal and the database, and a writer that finds the file locked backs off in sleeps of
+    several milliseconds; with the log, a commit is one append and readers never block the writer. Measured here
+    with MLflow 3.17 (``benchmarks/bench_autolog.py``, the two modes alternated on the same disk): a run's create +
+    batch + end cost 17 ms instead of 21 ms on a quiet disk and 36 ms instead of 84 ms while other processes kept it
+    busy. SQLite keeps ``-wal`` and ``-shm`` files beside the store while it is open, and needs the file on a local
+    disk (not a network file system), as it does anyway for concurrent writers.
+
+    Example:
+        >>> use_wal("mlflow.db")  # doctest: +SKIP
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as con:
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            con.execute("PRAGMA journal_mode=WAL")
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a SQLite store's file (not in whatever directory the
+    sweep was started from); for other stores, the server's default (``mlflow-artifacts:/`` for a server started
+    with ``--serve-artifacts``, so workers upload through the server and need no shared filesystem).
+
+    Example:
+        >>> artifact_location("http://127.0.0.1:5000", "churn") is None
+        True
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment).strip("-") or "experiment"
+    digest = hashlib.sha1(experiment.encode()).hexdigest()[:6]
+    return (Path(uri[len(prefix) :]).parent / "mlartifacts" / f"{slug}-{digest}").as_uri()
