@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sparksweep import _spark as session_module
 from sparksweep._spark import task_slots
 from sparksweep.errors import DependencyError, SparkSweepWarning
 from sparksweep.executors import SparkExecutor, check_executors
@@ -69,4 +70,4 @@ def test_executors_without_sparksweep_fail_the_start_with_a_clear_error(
     ],
 )
 def test_only_local_masters_pin_the_driver_to_the_loopback_address(master: str, loopback: bool) -> None:
-    assert spark_module._is_loopback(master) is loopback
+    assert session_module._is_loopback(master) is loopback
