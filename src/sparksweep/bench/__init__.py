@@ -9,7 +9,8 @@ Example:
 from __future__ import annotations
 
 from sparksweep.bench.report import average_ranks, paired_tests, write_report
-from sparksweep.bench.runner import BenchResult, CellResult, run_bench
+from sparksweep.bench.results import BenchResult, CellResult
+from sparksweep.bench.runner import run_bench
 from sparksweep.bench.spec import BUNDLED, BenchSpec, Cell, load_bench
 
 __all__ = [

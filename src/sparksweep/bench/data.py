@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from sparksweep.bench.spec import BenchDataset
-from sparksweep.data import read_table
+from sparksweep.data import DataSpec, read_table
 from sparksweep.errors import SpecError
-from sparksweep.spec import DataSpec
 
 __all__ = ["load_bench_dataset"]
 

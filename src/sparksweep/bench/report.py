@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from sparksweep.bench.runner import CellResult
+    from sparksweep.bench.results import CellResult
     from sparksweep.bench.spec import BenchSpec
 
 __all__ = ["average_ranks", "paired_tests", "write_report"]
@@ -116,11 +116,9 @@ def _plot(results: list[CellResult], spec: BenchSpec, path: Path, by_time: bool)
     fig.savefig(path, dpi=110)
 
 
-def write_report(spec: BenchSpec, results: list[CellResult], out_dir: Path) -> Path:
-    """Write report.md, results.csv, curves_trials.png and curves_time.png into ``out_dir``."""
+def _write_csv(results: list[CellResult], path: Path) -> None:
     import pandas as pd
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     rows = [
         {
             "dataset": r.cell.dataset,
@@ -136,10 +134,11 @@ def write_report(spec: BenchSpec, results: list[CellResult], out_dir: Path) -> P
         }
         for r in results
     ]
-    pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
-    _plot(results, spec, out_dir / "curves_trials.png", by_time=False)
-    _plot(results, spec, out_dir / "curves_time.png", by_time=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
 
+
+def _score_lines(spec: BenchSpec, results: list[CellResult]) -> list[str]:
+    """The report's title, what was run, and the table of test scores."""
     budget = " and ".join(
         part
         for part in (
@@ -170,8 +169,13 @@ def write_report(spec: BenchSpec, results: list[CellResult], out_dir: Path) -> P
                 for a in spec.algorithms
             ]
             lines.append(f"| {dataset.name} | {cells[0].metric} | {model_set} | " + " | ".join(scores) + " |")
+    return lines
+
+
+def _rank_lines(spec: BenchSpec, results: list[CellResult]) -> list[str]:
+    """The table of average ranks and, with more than one algorithm, the paired tests against the best-ranked."""
     ranks = average_ranks(results)
-    lines += [
+    lines = [
         "",
         "## Average rank per data set (1 = best)",
         "",
@@ -197,6 +201,16 @@ def write_report(spec: BenchSpec, results: list[CellResult], out_dir: Path) -> P
         ]
         for algo, (n, diff, p) in paired_tests(results, best).items():
             lines.append(f"| {algo} | {n} | {diff:+.2%} | {p:.3f} |")
+    return lines
+
+
+def write_report(spec: BenchSpec, results: list[CellResult], out_dir: Path) -> Path:
+    """Write report.md, results.csv, curves_trials.png and curves_time.png into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_csv(results, out_dir / "results.csv")
+    _plot(results, spec, out_dir / "curves_trials.png", by_time=False)
+    _plot(results, spec, out_dir / "curves_time.png", by_time=True)
+    lines = [*_score_lines(spec, results), *_rank_lines(spec, results)]
     lines += ["", "![best so far vs trials](curves_trials.png)", "", "![best so far vs time](curves_time.png)", ""]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.bench.data import load_bench_dataset
+from sparksweep.bench.report import write_report
+from sparksweep.bench.results import BenchResult, CellResult
 from sparksweep.bench.spec import BenchSpec, Cell
 from sparksweep.data import prepare_dataset
 from sparksweep.errors import SpecError
@@ -17,37 +18,18 @@ from sparksweep.spec import validate_spec
 from sparksweep.tracking import TAG_KIND, TAG_PARENT, SweepTracker, resolve_tracking_uri
 
 if TYPE_CHECKING:
+    import pandas as pd
     from mlflow import MlflowClient
+
+    from sparksweep.data import Dataset, DataSpec
+    from sparksweep.metrics import Metric
+    from sparksweep.spec import SweepSpec
 
 __all__ = ["BenchResult", "CellResult", "run_bench"]
 
 TAG_DIGEST = "sparksweep.bench_digest"
 TAG_CELL = "sparksweep.bench_cell"
 TEST_PREFIX = "test_"
-
-
-@dataclass(frozen=True)
-class CellResult:
-    """A finished cell, read back from MLflow: its sweep run, scores and best-so-far curve."""
-
-    cell: Cell
-    sweep_run_id: str
-    metric: str
-    direction: Direction
-    valid_best: float | None
-    test_score: float | None
-    duration: float
-    curve: list[tuple[int, float, float]]
-    """(trials finished, seconds since the sweep started, best validation value so far)."""
-
-
-@dataclass(frozen=True)
-class BenchResult:
-    bench_run_id: str
-    experiment_id: str
-    cells: list[CellResult]
-    report: Path
-    skipped: int
 
 
 def _metric_for(spec: BenchSpec, name: str, task: str) -> str:
@@ -112,6 +94,78 @@ def _read_cell(client: MlflowClient, cell: Cell, run: Any) -> CellResult:
     )
 
 
+def _open_bench_run(client: MlflowClient, experiment_id: str, spec: BenchSpec, resume: str | None) -> str:
+    """The bench run to record into: the one to resume (set running again), else a new one."""
+    bench_run_id = _find_bench_run(client, experiment_id, spec, resume)
+    if bench_run_id is None:
+        run = client.create_run(
+            experiment_id,
+            run_name=f"bench-{time.strftime('%Y%m%d-%H%M%S')}",
+            tags={TAG_KIND: "bench", TAG_DIGEST: spec.digest()},
+        )
+        bench_run_id = run.info.run_id
+        client.log_text(bench_run_id, spec.model_dump_json(indent=2), "bench.json")
+    else:
+        client.update_run(bench_run_id, status="RUNNING")
+    return bench_run_id
+
+
+def _cell_spec(spec: BenchSpec, cell: Cell, data_spec: DataSpec, task: str, metric: str, uri: str) -> SweepSpec:
+    """The sweep file of one cell."""
+    return validate_spec(
+        {
+            "experiment": spec.experiment,
+            "data": data_spec.model_dump(),
+            "task": task,
+            "metric": metric,
+            "search": {
+                "algorithm": cell.algorithm,
+                "n_trials": spec.budget.n_trials or 1_000_000,
+                "timeout": spec.budget.seconds,
+                "seed": cell.seed,
+                "parallelism": spec.parallelism,
+            },
+            "models": spec.model_sets[cell.model_set],
+            "tracking": {"uri": uri},
+        },
+        source=f"bench cell {cell.key}",
+    )
+
+
+def _run_cell(
+    client: MlflowClient,
+    bench_run_id: str,
+    cell: Cell,
+    sweep: SweepSpec,
+    frame: pd.DataFrame,
+    prepared: Dataset,
+    metric: Metric,
+    spark: Any,
+) -> CellResult:
+    """Run one cell's sweep under the bench run, score its best model on the test rows and read the cell back."""
+    from mlflow.entities import Metric as MlflowMetric
+
+    from sparksweep.registry import evaluate_model
+    from sparksweep.scoring import load_model
+    from sparksweep.sweep import run_sweep
+
+    uri = sweep.tracking.uri
+    outcome = run_sweep(
+        sweep,
+        data=frame,
+        spark=spark,
+        run_tags={TAG_PARENT: bench_run_id, TAG_CELL: cell.key, "mlflow.runName": cell.key},
+    )
+    score = float("nan")
+    if outcome.best is not None and outcome.best.model_uri is not None:
+        score = evaluate_model(load_model(outcome.best.model_uri, uri), prepared, metric)
+    client.log_batch(
+        outcome.sweep_run_id,
+        metrics=[MlflowMetric(f"{TEST_PREFIX}{metric.name}", score, int(time.time() * 1000), 0)],
+    )
+    return _read_cell(client, cell, client.get_run(outcome.sweep_run_id))
+
+
 def run_bench(
     spec: BenchSpec,
     *,
@@ -125,27 +179,10 @@ def run_bench(
     An interrupted bench resumes on its own: running the same bench file again continues the latest unfinished bench
     run with the same digest (or pass ``resume=<bench run id>``); cells whose sweep finished are not re-run.
     """
-    from mlflow.entities import Metric
-
-    from sparksweep.bench.report import write_report
-    from sparksweep.registry import evaluate_model
-    from sparksweep.scoring.batch import load_model
-    from sparksweep.sweep._engine import run_sweep
-
     uri = resolve_tracking_uri(spec.tracking_uri)
     tracker = SweepTracker(uri, spec.experiment)
     client, experiment_id = tracker.client, tracker.experiment_id
-    bench_run_id = _find_bench_run(client, experiment_id, spec, resume)
-    if bench_run_id is None:
-        run = client.create_run(
-            experiment_id,
-            run_name=f"bench-{time.strftime('%Y%m%d-%H%M%S')}",
-            tags={TAG_KIND: "bench", TAG_DIGEST: spec.digest()},
-        )
-        bench_run_id = run.info.run_id
-        client.log_text(bench_run_id, spec.model_dump_json(indent=2), "bench.json")
-    else:
-        client.update_run(bench_run_id, status="RUNNING")
+    bench_run_id = _open_bench_run(client, experiment_id, spec, resume)
     done = _finished_cells(client, experiment_id, bench_run_id)
     cells = spec.cells()
     results: list[CellResult] = []
@@ -160,38 +197,8 @@ def run_bench(
                     results.append(_read_cell(client, cell, done[cell.key]))
                     skipped += 1
                     continue
-                sweep = validate_spec(
-                    {
-                        "experiment": spec.experiment,
-                        "data": data_spec.model_dump(),
-                        "task": prepared.task,
-                        "metric": metric.name,
-                        "search": {
-                            "algorithm": cell.algorithm,
-                            "n_trials": spec.budget.n_trials or 1_000_000,
-                            "timeout": spec.budget.seconds,
-                            "seed": cell.seed,
-                            "parallelism": spec.parallelism,
-                        },
-                        "models": spec.model_sets[cell.model_set],
-                        "tracking": {"uri": uri},
-                    },
-                    source=f"bench cell {cell.key}",
-                )
-                outcome = run_sweep(
-                    sweep,
-                    data=frame,
-                    spark=spark,
-                    run_tags={TAG_PARENT: bench_run_id, TAG_CELL: cell.key, "mlflow.runName": cell.key},
-                )
-                score = float("nan")
-                if outcome.best is not None and outcome.best.model_uri is not None:
-                    score = evaluate_model(load_model(outcome.best.model_uri, uri), prepared, metric)
-                client.log_batch(
-                    outcome.sweep_run_id,
-                    metrics=[Metric(f"{TEST_PREFIX}{metric.name}", score, int(time.time() * 1000), 0)],
-                )
-                result = _read_cell(client, cell, client.get_run(outcome.sweep_run_id))
+                sweep = _cell_spec(spec, cell, data_spec, prepared.task, metric.name, uri)
+                result = _run_cell(client, bench_run_id, cell, sweep, frame, prepared, metric, spark)
                 results.append(result)
                 if on_cell is not None:
                     on_cell(result, len(results), len(cells))

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from sparksweep._pydantic import StrictModel, format_errors
 from sparksweep.errors import SpecError
-from sparksweep.spec import DEFAULT_TRACKING_URI, _format_errors, read_yaml
+from sparksweep.spec import read_yaml
+from sparksweep.tracking import DEFAULT_TRACKING_URI
 
 __all__ = ["BUNDLED", "BenchBudget", "BenchDataset", "BenchSpec", "Cell", "load_bench"]
 
@@ -28,11 +30,7 @@ BUNDLED = ("breast_cancer", "wine", "iris", "digits", "diabetes", "churn")
 """Data sets a bench file can name without a path: scikit-learn's bundled ones and the churn generator."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BenchDataset(_Strict):
+class BenchDataset(StrictModel):
     """A bundled data set by name, or a file with its target."""
 
     name: str = Field(min_length=1, description="A bundled name, or any label for a file.")
@@ -52,7 +50,7 @@ class BenchDataset(_Strict):
         return self
 
 
-class BenchBudget(_Strict):
+class BenchBudget(StrictModel):
     """Each cell's budget: a number of trials, or seconds of wall time (or both: whichever ends first)."""
 
     n_trials: int | None = Field(default=None, ge=1)
@@ -79,7 +77,7 @@ class Cell:
         return f"{self.dataset}|{self.algorithm}|{self.model_set}|{self.seed}"
 
 
-class BenchSpec(_Strict):
+class BenchSpec(StrictModel):
     """A comparison: every cell of datasets x algorithms x model_sets x repeats is a real sweep."""
 
     experiment: str = Field(min_length=1)
@@ -148,4 +146,4 @@ def load_bench(path: str | Path) -> BenchSpec:
     try:
         return BenchSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_format_errors(exc, f"bench file {str(file)!r}")) from None
+        raise SpecError(format_errors(exc, f"bench file {str(file)!r}")) from None

@@ -12,6 +12,7 @@ from sparksweep.sweep._engine import SweepProgress, SweepResult, build_space, re
 from sparksweep.sweep._ensemble import Ensemble
 from sparksweep.sweep._finalists import Finalist
 from sparksweep.sweep._objective import OBJECTIVE_FAMILY, optimize
+from sparksweep.sweep._promote import gate_inputs, promote_champion
 
 __all__ = [
     "OBJECTIVE_FAMILY",
@@ -20,7 +21,9 @@ __all__ = [
     "SweepProgress",
     "SweepResult",
     "build_space",
+    "gate_inputs",
     "optimize",
+    "promote_champion",
     "resume_sweep",
     "run_sweep",
 ]

@@ -23,13 +23,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sparksweep._pydantic import format_errors
 from sparksweep._spark import get_spark
 from sparksweep.errors import SpecError
 from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
 from sparksweep.metrics import Direction, Metric
 from sparksweep.search import make_searcher
 from sparksweep.space import Distribution, SearchSpace
-from sparksweep.spec import DEFAULT_TRACKING_URI, SearchSpec, _format_errors
+from sparksweep.spec import DEFAULT_TRACKING_URI, SearchSpec
 from sparksweep.sweep._background import ExecutorStartup
 from sparksweep.sweep._engine import SweepProgress, SweepResult, _best, _Loop, _warm_trials
 from sparksweep.tracking import (
@@ -132,7 +133,7 @@ def optimize(
             executor=executor if executor in ("local", "spark-pool") else "spark",
         )
     except ValidationError as exc:
-        raise SpecError(_format_errors(exc, "optimize's arguments")) from None
+        raise SpecError(format_errors(exc, "optimize's arguments")) from None
     started = time.monotonic()  # the sweep's clock: timeout counts the set-up too
     compiled = _as_space(space)
     goal = Metric(name=metric, direction=dir_, tasks=frozenset(), fn=lambda y, p: 0.0)

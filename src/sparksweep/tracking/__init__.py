@@ -36,9 +36,18 @@ from sparksweep.tracking._read import RecordedTrial, read_spec_yaml, read_sweep_
 from sparksweep.tracking._retry import RetryPolicy, is_transient
 from sparksweep.tracking._runs import TrialRunSpec
 from sparksweep.tracking._tracker import SweepTracker
-from sparksweep.tracking._uri import artifact_location, prepare_store, resolve_tracking_uri, store_prepared, use_wal
+from sparksweep.tracking._uri import (
+    DEFAULT_TRACKING_URI,
+    artifact_location,
+    prepare_store,
+    resolve_tracking_uri,
+    store_prepared,
+    tracking_uri,
+    use_wal,
+)
 
 __all__ = [
+    "DEFAULT_TRACKING_URI",
     "ELAPSED_METRIC",
     "SPEC_ARTIFACT",
     "STATE_LOST",
@@ -71,5 +80,6 @@ __all__ = [
     "read_trials",
     "resolve_tracking_uri",
     "store_prepared",
+    "tracking_uri",
     "use_wal",
 ]

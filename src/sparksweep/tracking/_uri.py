@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,20 @@ from sparksweep.tracking._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+"""The store a sweep writes to when neither the sweep file nor ``MLFLOW_TRACKING_URI`` names one."""
+
+
+def tracking_uri(uri: str | None) -> str:
+    """The tracking URI to use: ``uri`` when given, else ``MLFLOW_TRACKING_URI``, else :data:`DEFAULT_TRACKING_URI`,
+    made absolute by :func:`resolve_tracking_uri`.
+
+    Example:
+        >>> tracking_uri("http://127.0.0.1:5000")
+        'http://127.0.0.1:5000'
+    """
+    return resolve_tracking_uri(uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
 
 
 def resolve_tracking_uri(uri: str) -> str:

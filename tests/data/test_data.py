@@ -10,6 +10,7 @@ import pytest
 
 from sparksweep.data import (
     MAX_CATEGORIES,
+    DataSpec,
     decode_categories,
     encode_categories,
     fingerprint,
@@ -20,7 +21,6 @@ from sparksweep.data import (
 )
 from sparksweep.datasets import CHURN_COLUMNS, generate_churn
 from sparksweep.errors import DataError, DataWarning
-from sparksweep.spec import DataSpec
 
 SPEC = DataSpec(target="label", drop=["user_id", "feature_date"])
 

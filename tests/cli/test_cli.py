@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 from mlflow import MlflowClient
 
@@ -18,12 +20,12 @@ from sparksweep.registry import register_champion
 from sparksweep.spec import RegisterSpec
 from sparksweep.sweep._refit import refit_data
 from tests.conftest import FluentStore
-from tests.registry._fixtures import churn_dataset, log_trial
+from tests.registry._fixtures import DROP, churn_dataset, log_trial
 
 NAME = "churn-cli"
 
 
-def test_champion_commands(fluent_store: FluentStore, churn: pd.DataFrame) -> None:
+def test_champion_commands(fluent_store: FluentStore, churn: pd.DataFrame, tmp_path: Path) -> None:
     uri = fluent_store.uri
     client = MlflowClient(uri, uri)
     dataset = churn_dataset(churn)
@@ -56,6 +58,28 @@ def test_champion_commands(fluent_store: FluentStore, churn: pd.DataFrame) -> No
     forced = runner.invoke(main, ["champion", "promote", NAME, "2", "--force", "--tracking-uri", uri])
     assert forced.exit_code == 0, forced.output
     assert "now @champion (forced)" in forced.output
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
+    # Through the gate on a sweep file's test rows: the logistic regression (v2) beats the constant (v1).
+    assert runner.invoke(main, ["champion", "rollback", NAME, "--tracking-uri", uri]).exit_code == 0
+    churn.to_parquet(tmp_path / "churn.parquet", index=False)
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(
+        yaml.safe_dump(
+            {
+                "experiment": "cli-gate",
+                "data": {"path": str(tmp_path / "churn.parquet"), "target": "label", "drop": DROP},
+                "metric": "auc_roc",
+                "models": ["sklearn.logistic_regression"],
+                "register": {"name": NAME},
+            }
+        )
+    )
+    gated = runner.invoke(
+        main, ["champion", "promote", NAME, "2", "--sweep-file", str(sweep_file), "--tracking-uri", uri]
+    )
+    assert gated.exit_code == 0, gated.output
+    assert "version 2: now @champion" in gated.output
+    assert "(forced)" not in gated.output
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
     missing = runner.invoke(main, ["champion", "show", "nope", "--tracking-uri", uri])
     assert missing.exit_code == 2

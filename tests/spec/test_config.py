@@ -11,7 +11,7 @@ from sparksweep.bench.spec import load_bench
 from sparksweep.errors import SpecError
 from sparksweep.spec import SweepSpec, load_spec, validate_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _raw(**changes: Any) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""The ``data`` section of a sweep file (:class:`DataSpec`): where the table is, which columns mean what, and how
+it is split. It lives with the data so that preparing a table needs nothing from the sweep file's other sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sparksweep._pydantic import StrictModel
+
+__all__ = ["DataSpec"]
+
+
+class DataSpec(StrictModel):
+    """Where the data is, which columns mean what, and how it is split.
+
+    The table comes from ``path`` (a parquet or csv file, relative to the current directory), from ``table`` (a
+    Spark table name), or from the ``data=`` argument of :func:`sparksweep.run_sweep` (a pandas or Spark DataFrame).
+    """
+
+    path: str | None = Field(default=None, description="A parquet or csv file (or a folder of parquet files).")
+    table: str | None = Field(default=None, description="A Spark table name (read through the sweep's session).")
+    target: str = Field(min_length=1, description="The column to predict.")
+    drop: list[str] = Field(default_factory=list, description="Columns that are not features (ids, dates).")
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Text columns to use as categorical features (columns of pandas 'category' dtype always are).",
+    )
+    weight_column: str | None = Field(default=None, description="A column of non-negative sample weights.")
+    class_weight: Literal["balanced"] | None = Field(
+        default=None, description="'balanced': weight each class inversely to its frequency (classification only)."
+    )
+    test_size: float = Field(default=0.2, gt=0, lt=1, description="Share held out for the champion gate.")
+    valid_size: float = Field(default=0.2, gt=0, lt=1, description="Share of the rest used to score trials.")
+    split_seed: int = Field(default=42, description="Seed of the train/valid/test split (fixed across sweeps).")
+
+    @field_validator("path")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        suffix = Path(value).suffix.lower()
+        if suffix not in {".parquet", ".csv", ".pq", ""}:
+            raise ValueError(f"unsupported file type {suffix!r}; give a .parquet or .csv file")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_columns(self) -> DataSpec:
+        if self.path is not None and self.table is not None:
+            raise ValueError("give either 'path' (a file) or 'table' (a Spark table name), not both")
+        if self.target in self.drop:
+            raise ValueError(f"the target {self.target!r} is also listed in 'drop'; remove it from 'drop'")
+        if self.target in self.categorical:
+            raise ValueError(f"the target {self.target!r} is listed in 'categorical'; remove it from there")
+        both = sorted(set(self.drop) & set(self.categorical))
+        if both:
+            raise ValueError(f"columns {both} are listed in both 'drop' and 'categorical'; keep them in one")
+        if self.weight_column is not None and self.weight_column in {self.target, *self.drop, *self.categorical}:
+            raise ValueError(
+                f"the weight column {self.weight_column!r} is also the target or listed in 'drop' or 'categorical'; "
+                "it is used only as weights, so list it in 'weight_column' alone"
+            )
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where the table comes from, for messages and the sweep's params."""
+        if self.table is not None:
+            return f"table {self.table}"
+        return self.path if self.path is not None else "a DataFrame passed to run_sweep"

@@ -1,0 +1,57 @@
+"""The prepared data a sweep carries: :class:`TrainingData` (what a trial needs) and :class:`Dataset` (those
+splits, the held-out test split, the task and the class labels)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Dataset", "TrainingData"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a trial needs: the encoded training and validation splits, the encoded target and the sample weights.
+
+    ``fingerprint`` identifies this exact preparation (content, split settings, weights): workers cache the data
+    under it, so two sweeps over different splits of one table never share a cached copy.
+    """
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_valid: pd.DataFrame
+    y_valid: np.ndarray
+    task: str
+    fingerprint: str
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    """Categorical columns and their categories, in code order; the other features are numeric."""
+    w_train: np.ndarray | None = None
+    """Sample weights of the training rows (``data.weight_column`` times ``data.class_weight``), or None."""
+
+    @property
+    def categorical(self) -> list[str]:
+        return list(self.categories)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.X_train.columns if c not in self.categories]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated data set: the trial splits, the held-out test split (raw, as a user scores it), the task and the
+    class labels."""
+
+    training: TrainingData
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    target: str
+    task: str
+    classes: list[Any] | None
+    features: list[str]
+    fingerprint: str
+    n_rows: int
+    categories: dict[str, list[str]] = field(default_factory=dict)
