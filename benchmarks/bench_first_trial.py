@@ -109,7 +109,7 @@ PROBE = textwrap.dedent(
     after(engine._Loop, "run", "loop returned")
     after(pool.SparkPoolExecutor, "shutdown", "executor shut down")
     after(spark_mod.SparkExecutor, "shutdown", "executor shut down")
-    after(engine, "register_champion", "champion registered")
+    after(engine, "conclude", "champion registered")
     after(engine.SweepTracker, "__init__", "MLflow store open")
     after(engine, "prepare_dataset", "data load")
     after(engine, "get_spark", "Spark start")

@@ -16,8 +16,8 @@ from sparksweep.cli import main
 from sparksweep.errors import RegistryError
 from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
-from sparksweep.registry import register_champion
 from sparksweep.spec import RegisterSpec
+from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._refit import refit_data
 from tests.conftest import FluentStore
 from tests.registry._fixtures import DROP, churn_dataset, log_trial
@@ -31,7 +31,7 @@ def test_champion_commands(fluent_store: FluentStore, churn: pd.DataFrame, tmp_p
     dataset = churn_dataset(churn)
     for family in ("test.constant", "sklearn.logistic_regression"):
         logged = log_trial(uri, fluent_store.experiment_id, dataset, family)
-        register_champion(
+        conclude(
             client=client,
             tracking_uri=uri,
             registration=RegisterSpec(name=NAME),
@@ -91,7 +91,7 @@ def test_refit_registers_a_model_fitted_on_train_and_valid(fluent_store: FluentS
     client = MlflowClient(uri, uri)
     dataset = churn_dataset(churn)
     logged = log_trial(uri, fluent_store.experiment_id, dataset, "sklearn.logistic_regression")
-    decision = register_champion(
+    decision = conclude(
         client=client,
         tracking_uri=uri,
         registration=RegisterSpec(name=NAME, refit=True),
@@ -138,8 +138,8 @@ def test_refit_registers_a_champion_even_when_trials_logged_no_model(
         "sweep_run_id": logged.sweep_run_id,
     }
     with pytest.raises(RegistryError, match=r"register\.refit: true"):
-        register_champion(registration=RegisterSpec(name=NAME), **common)
-    decision = register_champion(registration=RegisterSpec(name=NAME, refit=True), **common)
+        conclude(registration=RegisterSpec(name=NAME), **common)
+    decision = conclude(registration=RegisterSpec(name=NAME, refit=True), **common)
     assert decision.refit
     assert decision.promoted
     version = client.get_model_version(NAME, decision.version)
@@ -179,11 +179,11 @@ def test_refit_of_a_trial_without_recorded_rounds_stops_early_on_a_share_of_the_
         "sweep_run_id": logged.sweep_run_id,
         "registration": RegisterSpec(name="rounds", refit=True, force=True),
     }
-    old = register_champion(best=logged.trial, **common)
+    old = conclude(best=logged.trial, **common)
     refit_run = client.get_run(client.get_model_version("rounds", old.version).run_id)
     assert "n_rounds" not in refit_run.data.metrics
     with_rounds = dataclasses.replace(logged.trial, metrics={"n_rounds": 12.4})
-    new = register_champion(best=with_rounds, **common)
+    new = conclude(best=with_rounds, **common)
     refit_run = client.get_run(client.get_model_version("rounds", new.version).run_id)
     assert refit_run.data.metrics["n_rounds"] == 12
     # The registered model is LightGBM's 12 rounds fitted on every row of train + valid.

@@ -9,8 +9,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from sparksweep.data import Dataset, prepare_dataset
-from sparksweep.models import get_family
-from sparksweep.models._mlflow import log_fitted_model
+from sparksweep.models import get_family, log_fitted_model
 from sparksweep.spec import DataSpec
 from sparksweep.trial import TrialResult, TrialState
 from tests import helpers

@@ -10,7 +10,14 @@ from mlflow import MlflowClient
 
 from sparksweep.errors import RegistryError
 from sparksweep.metrics import get_metric
-from sparksweep.registry import champion_history, promote_version, register_champion, rollback_champion, show_champion
+from sparksweep.registry import (
+    Candidate,
+    champion_history,
+    promote_version,
+    register_champion,
+    rollback_champion,
+    show_champion,
+)
 from sparksweep.spec import RegisterSpec
 from tests.conftest import FluentStore
 from tests.registry._fixtures import Logged, churn_dataset, log_trial
@@ -25,7 +32,7 @@ def _register(store: FluentStore, logged: Logged, df: pd.DataFrame, **rules: obj
         client=MlflowClient(store.uri, store.uri),
         tracking_uri=store.uri,
         registration=RegisterSpec(name=NAME, **rules),  # type: ignore[arg-type]
-        best=logged.trial,
+        candidate=Candidate.from_trial(logged.trial),
         dataset=dataset,
         metric=AUC,
         sweep_run_id=logged.sweep_run_id,

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep.metrics import get_metric
-from sparksweep.registry import champion_history, lease_name, register_champion
+from sparksweep.registry import Candidate, champion_history, lease_name, register_champion
 from sparksweep.spec import RegisterSpec
 from tests.conftest import FluentStore
 from tests.registry._fixtures import Logged, churn_dataset, log_trial
@@ -27,7 +27,7 @@ def _register(uri: str, logged: Logged, dataset: Any) -> Any:
         client=MlflowClient(uri, uri),
         tracking_uri=uri,
         registration=RegisterSpec(name=NAME),
-        best=logged.trial,
+        candidate=Candidate.from_trial(logged.trial),
         dataset=dataset,
         metric=get_metric("auc_roc"),
         sweep_run_id=logged.sweep_run_id,

@@ -17,9 +17,9 @@ from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.metrics import get_metric
-from sparksweep.registry import register_champion
 from sparksweep.scoring.batch import download_model, score_pandas
 from sparksweep.spec import RegisterSpec, validate_spec
+from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._engine import run_sweep
 from sparksweep.sweep._ensemble import select_ensemble
 from sparksweep.trial import TrialResult, TrialState
@@ -121,7 +121,7 @@ def test_a_sweep_builds_an_ensemble_from_its_finalists_and_registers_it_as_one_m
     members = [(f.trial, 0.5) for f in result.finalists[:2]]
     dataset = prepare_dataset(small, spec.data, spec.task)
     registration = RegisterSpec(name="ensembles-direct", refit=True, force=True)
-    decision = register_champion(
+    decision = conclude(
         client=client,
         tracking_uri=tracking_uri,
         registration=registration,

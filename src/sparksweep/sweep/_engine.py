@@ -30,11 +30,12 @@ from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, Spa
 from sparksweep.metrics import DEFAULT_METRIC, Direction, Metric, get_metric
 from sparksweep.models import get_family
 from sparksweep.pruning import PruningLedger
-from sparksweep.registry import ChampionDecision, register_champion
+from sparksweep.registry import ChampionDecision
 from sparksweep.search import BaseSearcher, make_searcher
 from sparksweep.space import Categorical, Distribution, Float, Int, SearchSpace
 from sparksweep.spec import DEFAULT_TRACKING_URI, validate_spec
 from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
+from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._ensemble import Ensemble, select_ensemble
 from sparksweep.sweep._finalists import (
     FINALISTS_SHARE,
@@ -444,7 +445,7 @@ def _sweep(
                 )
             tracker.set_tags(tags)
         if spec.registration is not None and best is not None:
-            champion = register_champion(
+            champion = conclude(
                 client=tracker.client,
                 tracking_uri=tracking_uri,
                 registration=spec.registration,

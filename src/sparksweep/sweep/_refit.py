@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from sparksweep.data import Dataset, TrainingData
-    from sparksweep.models._base import BaseModelFamily
+    from sparksweep.models import BaseModelFamily
     from sparksweep.trial import TrialResult
 
 __all__ = ["refit_best", "refit_data", "refit_ensemble"]
@@ -98,7 +98,7 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     from mlflow.entities import Param
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    from sparksweep.models._mlflow import log_fitted_model
+    from sparksweep.models import log_fitted_model
     from sparksweep.worker import ROUNDS_METRIC
 
     data = dataset.training
@@ -142,7 +142,7 @@ def refit_ensemble(
     from mlflow.entities import Param
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    from sparksweep.models._mlflow import log_ensemble_model
+    from sparksweep.models import log_ensemble_model
 
     first = members[0][0]
     of = ",".join(t.run_id for t, _ in members)

@@ -1,0 +1,129 @@
+"""Registering a candidate: its test predictions -> the gate against the current ``@champion`` -> a new version
+with its lineage -> the aliases (``champion``, or ``challenger`` when it loses) and the promotion history.
+
+Every read-decide-write on the aliases happens inside :func:`registry_lease`, so sweeps finishing together are
+serialized: the second one gates against the champion the first one left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from sparksweep.registry._aliases import CHALLENGER, CHAMPION, alias_version, crown, ensure_registered_model, now
+from sparksweep.registry._decision import ChampionDecision, decision_from_gate, gate_candidate, predict
+from sparksweep.registry._history import PromotionEvent
+from sparksweep.registry._lease import registry_lease
+from sparksweep.scoring.batch import load_model, resolve_model_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from sparksweep.data import Dataset
+    from sparksweep.metrics import Metric
+    from sparksweep.registry._candidate import Candidate
+    from sparksweep.registry._gate import GateResult
+    from sparksweep.spec import RegisterSpec
+
+__all__ = ["register_champion"]
+
+
+def register_champion(
+    *,
+    client: MlflowClient,
+    tracking_uri: str,
+    registration: RegisterSpec,
+    candidate: Candidate,
+    dataset: Dataset,
+    metric: Metric,
+    sweep_run_id: str,
+) -> ChampionDecision:
+    """Register ``candidate``'s model as a new version of ``registration.name``, and make it ``@champion`` only if it
+    passes the gate against the current champion on the same test rows (or ``registration.force``); otherwise it
+    becomes ``@challenger``.
+
+    The decision, both scores, the bootstrap interval and the reason are tags on the new version and on the sweep's
+    parent run ``sweep_run_id``. A sweep refits its best trial (``register.refit``) before it calls this, through
+    ``sparksweep.sweep``'s ``conclude``.
+
+    Example:
+        >>> decision = register_champion(  # doctest: +SKIP
+        ...     client=client, tracking_uri=uri, registration=spec.registration,
+        ...     candidate=Candidate.from_trial(result.best), dataset=ds, metric=metric, sweep_run_id=run_id)
+    """
+    name = registration.name
+    predictions = predict(load_model(candidate.model_uri, tracking_uri), dataset.X_test)
+    # The source is the logged model's own location, resolved in this store (MLflow would resolve a models:/ URI
+    # through its global tracking URI, which may point elsewhere).
+    source = resolve_model_uri(candidate.model_uri, tracking_uri)
+    ensure_registered_model(client, name)
+    with registry_lease(client, name):
+        current = alias_version(client, name, CHAMPION)
+        gate, schema_changed = gate_candidate(name, current, predictions, dataset, metric, registration, tracking_uri)
+        decision = decision_from_gate(
+            gate,
+            name=name,
+            version="",
+            current=current,
+            metric=metric.name,
+            force=registration.force,
+            schema_changed=schema_changed,
+            rejected_alias=CHALLENGER,
+            refit=candidate.refit,
+        )
+        version = client.create_model_version(
+            name,
+            source=source,
+            run_id=candidate.run_id,
+            tags={**_lineage(candidate, dataset, metric, gate, sweep_run_id), **decision.tags()},
+            model_id=candidate.model_uri.removeprefix("models:/"),
+        )
+        decision = dataclasses.replace(decision, version=str(version.version))
+        if decision.promoted:
+            event = PromotionEvent(
+                version=decision.version,
+                replaced=decision.champion_version,
+                action="force" if decision.forced else "promote",
+                metric=metric.name,
+                score=gate.candidate_score,
+                replaced_score=gate.champion_score,
+                reason=decision.reason,
+                sweep_run_id=sweep_run_id,
+            )
+            crown(client, name, decision.version, current, event, registration.stage)
+        else:
+            client.set_registered_model_alias(name, CHALLENGER, decision.version)
+    _record_on_parent(client, sweep_run_id, decision)
+    return decision
+
+
+def _lineage(
+    candidate: Candidate, dataset: Dataset, metric: Metric, gate: GateResult, sweep_run_id: str
+) -> dict[str, str]:
+    """The new version's lineage tags: the sweep, the trial, the data, the family and both scores."""
+    return {
+        "sparksweep.sweep_run_id": sweep_run_id,
+        "sparksweep.trial_run_id": candidate.trial_run_id,
+        "sparksweep.data_fingerprint": dataset.fingerprint,
+        "sparksweep.model_family": candidate.family,
+        "sparksweep.refit": str(candidate.refit).lower(),
+        f"sparksweep.valid.{metric.name}": repr(candidate.valid_score),
+        f"sparksweep.test.{metric.name}": repr(gate.candidate_score),
+        "sparksweep.registered_at": now(),
+        **candidate.tags,
+    }
+
+
+def _record_on_parent(client: MlflowClient, run_id: str, decision: ChampionDecision) -> None:
+    from mlflow.entities import Metric as MlflowMetric
+    from mlflow.entities import RunTag
+
+    stamp = int(time.time() * 1000)
+    tags = {**decision.tags(), "sparksweep.registered_version": decision.version}
+    if decision.promoted:
+        tags["sparksweep.champion_version"] = decision.version
+    metrics = [MlflowMetric(f"test_{decision.metric}", decision.candidate_score, stamp, 0)]
+    if decision.champion_score is not None:
+        metrics.append(MlflowMetric(f"champion_test_{decision.metric}", decision.champion_score, stamp, 0))
+    client.log_batch(run_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])

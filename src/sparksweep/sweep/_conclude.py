@@ -1,0 +1,89 @@
+"""The sweep's last step: its best trial (refitted on train + valid when ``register.refit``), or the chosen
+ensemble of finalists refitted, offered to the registry as a :class:`~sparksweep.registry.Candidate`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sparksweep.errors import RegistryError
+from sparksweep.registry import Candidate, ChampionDecision, register_champion
+from sparksweep.sweep._refit import refit_best, refit_ensemble
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from sparksweep.data import Dataset
+    from sparksweep.metrics import Metric
+    from sparksweep.spec import RegisterSpec
+    from sparksweep.trial import TrialResult
+
+__all__ = ["conclude"]
+
+
+def conclude(
+    *,
+    client: MlflowClient,
+    tracking_uri: str,
+    registration: RegisterSpec,
+    best: TrialResult,
+    dataset: Dataset,
+    metric: Metric,
+    sweep_run_id: str,
+    ensemble: Sequence[tuple[TrialResult, float]] | None = None,
+) -> ChampionDecision:
+    """Register ``best`` (refit on train + valid when ``registration.refit``) as a new version of
+    ``registration.name`` through the champion gate (:func:`~sparksweep.registry.register_champion`).
+
+    With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
+    average, each member refitted (:func:`~sparksweep.sweep._refit.refit_ensemble`), instead of ``best`` alone.
+
+    Example:
+        >>> decision = conclude(  # doctest: +SKIP
+        ...     client=client, tracking_uri=uri, registration=spec.registration, best=result.best, dataset=ds,
+        ...     metric=metric, sweep_run_id=run_id, ensemble=None)
+    """
+    candidate = _candidate(client, tracking_uri, registration, best, dataset, sweep_run_id, ensemble)
+    return register_champion(
+        client=client,
+        tracking_uri=tracking_uri,
+        registration=registration,
+        candidate=candidate,
+        dataset=dataset,
+        metric=metric,
+        sweep_run_id=sweep_run_id,
+    )
+
+
+def _candidate(
+    client: MlflowClient,
+    tracking_uri: str,
+    registration: RegisterSpec,
+    best: TrialResult,
+    dataset: Dataset,
+    sweep_run_id: str,
+    ensemble: Sequence[tuple[TrialResult, float]] | None,
+) -> Candidate:
+    """The model to register: ``best``'s own, or (``registration.refit``) ``best`` or ``ensemble`` fitted again."""
+    if ensemble and not registration.refit:
+        raise RegistryError(
+            "an ensemble is registered refitted on all the training rows, and register.refit is false; "
+            "set register.refit: true, or set search.ensemble: false"
+        )
+    if not registration.refit:
+        return Candidate.from_trial(best)
+    tags: dict[str, str] = {}
+    if ensemble:
+        model_uri = refit_ensemble(client, tracking_uri, ensemble, dataset, sweep_run_id)
+        tags["sparksweep.ensemble"] = ", ".join(f"{t.family} {w:.2f} (run {t.run_id})" for t, w in ensemble)
+    else:  # the refit model is registered: the trial's own model is not needed
+        model_uri = refit_best(client, tracking_uri, best, dataset, sweep_run_id)
+    return Candidate(
+        model_uri=model_uri,
+        run_id=client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or best.run_id,
+        trial_run_id=best.run_id,
+        family="ensemble" if ensemble else best.family,
+        valid_score=best.value,
+        refit=True,
+        tags=tags,
+    )
