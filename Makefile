@@ -24,6 +24,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/lint-imports --no-logo  # the layers (pyproject.toml [tool.importlinter])
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
