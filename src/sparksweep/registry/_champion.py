@@ -19,8 +19,7 @@ from sparksweep.errors import RegistryError
 from sparksweep.registry._gate import GateResult, judge
 from sparksweep.registry._history import PromotionEvent, read_history, record_event
 from sparksweep.registry._lease import registry_lease
-from sparksweep.scoring.batch import load_model, resolve_model_uri
-from sparksweep.scoring.schema import match_columns, model_input_types, pandas_column_types
+from sparksweep.scoring import load_model, match_columns, model_input_types, pandas_column_types, resolve_model_uri
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
