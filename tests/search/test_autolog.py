@@ -15,7 +15,7 @@ from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
-from sparksweep.scoring.batch import load_model
+from sparksweep.scoring import load_model
 from sparksweep.spec import DataSpec, TrackingSpec
 from sparksweep.tracking import autolog_mode, estimator_record
 from sparksweep.trial import TrialResult, TrialState

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import DataError
 from sparksweep.metrics import get_metric
-from sparksweep.scoring.batch import score_pandas, score_spark
+from sparksweep.scoring import score_pandas, score_spark
 from sparksweep.spec import validate_spec
 from sparksweep.sweep._engine import run_sweep
 from sparksweep.trial import TrialState

@@ -17,7 +17,7 @@ from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.metrics import get_metric
-from sparksweep.scoring.batch import download_model, score_pandas
+from sparksweep.scoring import download_model, score_pandas
 from sparksweep.spec import RegisterSpec, validate_spec
 from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._engine import run_sweep
