@@ -11,8 +11,7 @@ import numpy as np
 
 from sparksweep.registry._aliases import CHAMPION
 from sparksweep.registry._gate import GateResult, judge
-from sparksweep.scoring import load_model
-from sparksweep.scoring.schema import match_columns, model_input_types, pandas_column_types
+from sparksweep.scoring import load_model, match_columns, model_input_types, pandas_column_types
 
 if TYPE_CHECKING:
     import numpy.typing as npt
