@@ -20,6 +20,7 @@ from importlib import metadata
 
 from sparksweep.errors import SpecError
 from sparksweep.models._base import BaseModelFamily, SavedModel
+from sparksweep.models._mlflow import log_ensemble_model, log_fitted_model
 from sparksweep.models.lightgbm import LightGBMFamily
 from sparksweep.models.sklearn import (
     ExtraTreesFamily,
@@ -40,6 +41,8 @@ __all__ = [
     "SavedModel",
     "get_family",
     "load_entry_point_families",
+    "log_ensemble_model",
+    "log_fitted_model",
     "register_family",
 ]
 
