@@ -1,4 +1,5 @@
-"""The folds of `search.cv`: an early-stopping family never stops on the rows it is scored on."""
+"""The folds of `search.cv`: an early-stopping family never stops on the rows it is scored on; racing; the fold
+scores a CV trial hands back."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from sparksweep.data import Dataset
 from sparksweep.metrics import get_metric
 from sparksweep.models import get_family
-from sparksweep.worker import TrialTask, _cross_validate, cv_folds, race_lost
+from sparksweep.trial import TrialState
+from sparksweep.worker import TrialTask, cv_folds, race_lost, run_trial
+from sparksweep.worker._cv import cross_validate
 from tests.helpers import InProcessData
 from tests.registry._fixtures import churn_dataset
 
@@ -96,7 +100,7 @@ def _task(family: str, ds: Dataset, **fields: Any) -> TrialTask:
 def test_shared_rounds_score_every_fold_at_the_round_of_the_lowest_mean_loss(family: str, churn: pd.DataFrame) -> None:
     ds = churn_dataset(churn)
     metric = get_metric("log_loss")
-    cv = _cross_validate(_task(family, ds), ds.training, metric)
+    cv = cross_validate(_task(family, ds), ds.training, metric)
     # By hand: each fold fits on all of its training part and stops on the part it is scored on.
     fam = get_family(family)
     X = pd.concat([ds.training.X_train, ds.training.X_valid], ignore_index=True)
@@ -118,6 +122,33 @@ def test_shared_rounds_score_every_fold_at_the_round_of_the_lowest_mean_loss(fam
 
 def test_a_raced_trial_stops_after_the_fold_that_puts_it_clearly_behind(churn: pd.DataFrame) -> None:
     ds = churn_dataset(churn)
-    cv = _cross_validate(_task("lightgbm", ds, race=(0.01, 0.011, 0.012)), ds.training, get_metric("log_loss"))
+    cv = cross_validate(_task("lightgbm", ds, race=(0.01, 0.011, 0.012)), ds.training, get_metric("log_loss"))
     assert cv.lost_race
     assert len(cv.scores) == 1
+
+
+def _recorded_task(family: str, ds: Dataset, tracking_uri: str, **fields: Any) -> TrialTask:
+    client = MlflowClient(tracking_uri)
+    run_id = client.create_run(client.create_experiment(f"folds-{len(fields)}")).info.run_id
+    return dataclasses.replace(_task(family, ds, **fields), run_id=run_id, tracking_uri=tracking_uri, log_model=False)
+
+
+def test_a_cv_trial_s_result_carries_its_fold_scores_as_its_run_records_them(
+    churn: pd.DataFrame, tracking_uri: str
+) -> None:
+    ds = churn_dataset(churn)
+    result = run_trial(_recorded_task("lightgbm", ds, tracking_uri))
+    assert result.state is TrialState.COMPLETE, result.error
+    metrics = MlflowClient(tracking_uri).get_run(result.run_id).data.metrics
+    assert len(result.fold_scores) == 3
+    assert result.fold_scores == tuple(metrics[f"log_loss_fold_{i}"] for i in range(3))
+    assert result.value == pytest.approx(sum(result.fold_scores) / 3)
+
+
+def test_a_trial_that_lost_its_race_carries_the_folds_it_scored(churn: pd.DataFrame, tracking_uri: str) -> None:
+    ds = churn_dataset(churn)
+    result = run_trial(_recorded_task("lightgbm", ds, tracking_uri, race=(0.01, 0.011, 0.012)))
+    assert result.state is TrialState.PRUNED, result.error
+    metrics = MlflowClient(tracking_uri).get_run(result.run_id).data.metrics
+    assert result.fold_scores == (metrics["log_loss_fold_0"],)
+    assert "log_loss_fold_1" not in metrics
