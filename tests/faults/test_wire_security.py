@@ -109,3 +109,33 @@ def test_an_oversized_frame_is_refused_with_its_size_and_the_limit() -> None:
         right.sendall(struct.pack("!I", 1 << 31))
         with pytest.raises(WireError, match=r"2147483648 bytes.*256 MiB"):
             Channel(left).recv_bytes()
+
+
+def test_both_ends_must_hold_the_key_and_messages_pass_once_they_do() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sparksweep.executors._pool import _wire
+
+    key = _wire.new_key()
+    server = _wire.listen("127.0.0.1")
+    server.settimeout(10.0)
+    port = server.getsockname()[1]
+
+    def driver() -> Any:
+        sock, _ = server.accept()
+        return _wire.accept(sock, key)
+
+    with server, ThreadPoolExecutor(1) as pool:
+        accepted = pool.submit(driver)
+        slot = _wire.connect("127.0.0.1", port, key, timeout=5.0)
+        driver_end = accepted.result(timeout=10)
+        slot.send(("hello", 7))
+        assert driver_end.recv() == ("hello", 7)
+        slot.close()
+        driver_end.close()
+
+        refused = pool.submit(driver)
+        with pytest.raises(_wire.WireError, match="refused to authenticate"):
+            _wire.connect("127.0.0.1", port, b"a wrong key", timeout=5.0)
+        with pytest.raises(_wire.WireError, match="did not authenticate"):
+            refused.result(timeout=10)

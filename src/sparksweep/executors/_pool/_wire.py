@@ -22,6 +22,7 @@ import secrets
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sparksweep.errors import TrialError
@@ -121,30 +122,40 @@ def listen(host: str) -> socket.socket:
     return server
 
 
+def _authenticated(sock: socket.socket, prove: Callable[[Channel], None], refused: str) -> Channel:
+    """``sock`` as a channel once ``prove`` (one side of the handshake) passed in time; closed if it did not.
+
+    Raises:
+        WireError: ``prove`` failed (``refused`` says what was refused, with why).
+    """
+    channel = Channel(sock)
+    sock.settimeout(HANDSHAKE_TIMEOUT)
+    try:
+        prove(channel)
+    except OSError as exc:  # a WireError, or the peer closed or timed out
+        sock.close()
+        raise exc if isinstance(exc, WireError) else WireError(f"{refused}: {exc}") from exc
+    sock.settimeout(None)
+    _no_delay(sock)
+    return channel
+
+
 def accept(sock: socket.socket, key: bytes) -> Channel:
     """The driver's end of a connection just accepted, once the peer proved it holds ``key`` (closed otherwise).
 
     Raises:
         WireError: the peer did not answer the challenge with ``key`` in time.
     """
-    sock.settimeout(HANDSHAKE_TIMEOUT)
-    channel = Channel(sock)
-    try:
+
+    def prove(channel: Channel) -> None:
         challenge = secrets.token_bytes(_NONCE)
         sock.sendall(challenge)
         answer = channel.read_exact(_DIGEST + _NONCE)
         if not hmac.compare_digest(answer[:_DIGEST], _digest(key, b"slot", challenge)):
             raise WireError("a connection to the pool's driver port did not authenticate; it is closed")
         sock.sendall(_digest(key, b"driver", answer[_DIGEST:]))
-    except WireError:
-        sock.close()
-        raise
-    except OSError as exc:
-        sock.close()
-        raise WireError(f"a connection to the pool's driver port did not authenticate: {exc}") from exc
-    sock.settimeout(None)
-    _no_delay(sock)
-    return channel
+
+    return _authenticated(sock, prove, "a connection to the pool's driver port did not authenticate")
 
 
 def connect(host: str, port: int, key: bytes, timeout: float) -> Channel:
@@ -154,22 +165,13 @@ def connect(host: str, port: int, key: bytes, timeout: float) -> Channel:
         WireError: the driver refused ``key``, or the other end is not this pool's driver.
         OSError: the driver could not be reached within ``timeout`` seconds.
     """
-    sock = socket.create_connection((host, port), timeout=timeout)
-    channel = Channel(sock)
-    try:
-        sock.settimeout(HANDSHAKE_TIMEOUT)
+
+    def prove(channel: Channel) -> None:
         challenge = channel.read_exact(_NONCE)
         ours = secrets.token_bytes(_NONCE)
-        sock.sendall(_digest(key, b"slot", challenge) + ours)
-        proof = channel.read_exact(_DIGEST)
-        if not hmac.compare_digest(proof, _digest(key, b"driver", ours)):
+        channel.sock.sendall(_digest(key, b"slot", challenge) + ours)
+        if not hmac.compare_digest(channel.read_exact(_DIGEST), _digest(key, b"driver", ours)):
             raise WireError(f"{host}:{port} is not this pool's driver: it did not authenticate")
-    except WireError:
-        sock.close()
-        raise
-    except OSError as exc:
-        sock.close()
-        raise WireError(f"the pool's driver at {host}:{port} refused to authenticate this slot: {exc}") from exc
-    sock.settimeout(None)
-    _no_delay(sock)
-    return channel
+
+    sock = socket.create_connection((host, port), timeout=timeout)
+    return _authenticated(sock, prove, f"the pool's driver at {host}:{port} refused to authenticate this slot")
