@@ -36,10 +36,10 @@ from sparksweep._spark import spark_setting
 from sparksweep.errors import TrialError
 from sparksweep.executors._base import BaseExecutor
 from sparksweep.executors._cluster import BroadcastData, broadcast_data, plan_slots
-from sparksweep.executors._pool import _wire
 from sparksweep.executors._pool._feed import Feed
 from sparksweep.executors._pool._link import Link, TrialFuture
 from sparksweep.executors._pool._slots import MAX_START_FAILURES, SlotBody, SlotJobs, TrialQueue
+from sparksweep.executors._pool._wire import listen, new_key
 from sparksweep.executors._pool._worker import SlotArgs, serve
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ class _Pool:
     def __init__(self, sc: SparkContext, parallelism: int) -> None:
         self.sc = sc
         self.host = spark_setting(sc, "spark.driver.host", "127.0.0.1")
-        self._key = _wire.new_key()
-        server = _wire.listen(self.host)
+        self._key = new_key()
+        server = listen(self.host)
         self.port = int(server.getsockname()[1])
         self.lock = threading.Condition()
         self.queue = TrialQueue()

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sparksweep.executors._pool import _wire
 from sparksweep.executors._pool._link import Link
+from sparksweep.executors._pool._wire import WireError, accept
 
 if TYPE_CHECKING:
     import socket
@@ -63,8 +63,8 @@ class Feed:
     def _greet(self, sock: socket.socket) -> None:
         """Authenticate a new connection (nothing it sends is unpickled before), then read the slot's hello."""
         try:
-            channel = _wire.accept(sock, self._key)
-        except _wire.WireError as exc:
+            channel = accept(sock, self._key)
+        except WireError as exc:
             _LOG.warning("sparksweep pool: %s", exc)
             return
         try:
