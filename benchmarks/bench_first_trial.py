@@ -59,6 +59,7 @@ PROBE = textwrap.dedent(
     mark("python + imports")
     import sparksweep.sweep._engine as engine
     import sparksweep.executors._pool as pool
+    import sparksweep.executors._pool._wire as wire
     import sparksweep.executors._spark as spark_mod
 
     def after(owner, name, label):
@@ -117,16 +118,16 @@ PROBE = textwrap.dedent(
     after(engine, "make_searcher", "space/searcher")
     after(engine.SweepTracker, "start", "parent run")
     first(engine._Loop, "_dispatch", "first dispatch")
-    original_send = pool._send
+    original_send = wire.Channel.send
     sent = []
 
-    def send(sock, message):
+    def send(channel, message):
         if message[0] == "trial" and not sent:
             sent.append(True)
             mark("first trial starts")
-        return original_send(sock, message)
+        return original_send(channel, message)
 
-    pool._send = send
+    wire.Channel.send = send
     first(spark_mod.SparkExecutor, "_run_job", "first trial starts")
     try:
         cli.main(sys.argv[4:], standalone_mode=False)

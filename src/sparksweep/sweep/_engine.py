@@ -1002,8 +1002,8 @@ def _collect(future: Future[Any], flight: _InFlight, tracker: SweepTracker) -> T
         state = TrialState.KILLED if flight.killed else TrialState.FAILED
         error = flight.killed or f"{type(exc).__name__}: {exc}"
         family, params = flight.proposal.family, flight.proposal.params
-        known = exc.run_id if isinstance(exc, TrialLostError) else None
-        run_id = tracker.record_lost_trial(flight.number, family, params, state, error, run_id=known)
+        known, detail = (exc.run_id, exc.detail) if isinstance(exc, TrialLostError) else (None, None)
+        run_id = tracker.record_lost_trial(flight.number, family, params, state, error, run_id=known, detail=detail)
         return _killed(flight, error, run_id, state)
     if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
         tracker.fail_trial(result.run_id, result.state, result.error or "the trial's results could not be recorded")

@@ -13,7 +13,7 @@ from sparksweep import _spark as session_module
 from sparksweep._spark import task_slots
 from sparksweep.errors import DependencyError, SparkSweepWarning
 from sparksweep.executors import SparkExecutor, check_executors
-from sparksweep.executors import _spark as spark_module
+from sparksweep.executors import _cluster as cluster_module
 
 pytestmark = pytest.mark.spark
 
@@ -49,7 +49,7 @@ def test_executors_without_sparksweep_fail_the_start_with_a_clear_error(
     (blocker / "__init__.py").write_text("raise ImportError('sparksweep is not installed on this worker')\n")
     sc = spark.sparkContext
     monkeypatch.setitem(sc.environment, "PYTHONPATH", str(tmp_path))
-    monkeypatch.setattr(spark_module, "_CHECKED_APPS", set())
+    monkeypatch.setattr(cluster_module, "_CHECKED_APPS", set())
     with pytest.raises(DependencyError, match=r"sparksweep cannot be imported on the Spark executors .*not installed"):
         check_executors(spark)
     with pytest.raises(DependencyError, match=r"spark\.archives"):

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 from pyspark import cloudpickle
 
-import tests.search.test_pool as this_module
+import tests.executors.test_pool as this_module
 from sparksweep.data import TrainingData
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import TrialError
