@@ -23,6 +23,7 @@ from importlib import metadata
 from sparksweep.errors import SpecError
 from sparksweep.models._base import BaseModelFamily, SavedModel
 from sparksweep.models._mlflow import PYFUNC_MODEL_FILE, log_ensemble_model, log_fitted_model, pip_requirements
+from sparksweep.models._skops import refused_types
 from sparksweep.models.lightgbm import LightGBMFamily
 from sparksweep.models.sklearn import (
     ExtraTreesFamily,
@@ -47,6 +48,7 @@ __all__ = [
     "log_ensemble_model",
     "log_fitted_model",
     "pip_requirements",
+    "refused_types",
     "register_family",
 ]
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sparksweep.errors import RegistryError
+from sparksweep.scoring._safe import check_model_files
 from sparksweep.scoring.schema import model_input_types
 
 __all__ = ["ModelKind", "download_model", "downloaded_model", "load_model", "model_features", "resolve_model_uri"]
@@ -104,10 +105,13 @@ def downloaded_model(model_uri: str, tracking_uri: str | None = None) -> Iterato
         ...     model = mlflow.pyfunc.load_model(path)
     """
     if Path(model_uri).exists():
+        check_model_files(model_uri)  # nothing that would unpickle is loaded (scoring/_safe.py)
         yield str(model_uri)
         return
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
-        yield download_model(model_uri, tracking_uri, dst=tmp)
+        local = download_model(model_uri, tracking_uri, dst=tmp)
+        check_model_files(local)
+        yield local
 
 
 def load_model(model_uri: str, tracking_uri: str | None = None) -> Any:
