@@ -57,8 +57,9 @@ class _Probe:
         return wrapped
 
     def install(self) -> None:
-        import sparksweep.executors._pool as pool
         import sparksweep.sweep._engine as engine
+
+        import sparksweep.executors._pool as pool
         from sparksweep.search._optuna import OptunaSearcher
         from sparksweep.tracking import SweepTracker
 

@@ -167,7 +167,7 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
 
     from sparksweep._spark import get_spark
     from sparksweep.spec import validate_spec
-    from sparksweep.sweep._engine import run_sweep
+    from sparksweep.sweep import run_sweep
 
     frame = original_order(X.assign(**{TARGET: y}), cell["test_frame"], cell["train_rows"], cell["test_rows"])
     spark = get_spark(f"local[{cell['cores']}]")

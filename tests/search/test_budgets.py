@@ -17,7 +17,7 @@ from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
 from sparksweep.spec import RegisterSpec, validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark

@@ -20,7 +20,7 @@ from sparksweep.metrics import get_metric
 from sparksweep.registry import register_champion
 from sparksweep.scoring.batch import download_model, score_pandas
 from sparksweep.spec import RegisterSpec, validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.sweep._ensemble import select_ensemble
 from sparksweep.trial import TrialResult, TrialState
 

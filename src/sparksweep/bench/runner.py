@@ -130,7 +130,7 @@ def run_bench(
     from sparksweep.bench.report import write_report
     from sparksweep.registry import evaluate_model
     from sparksweep.scoring.batch import load_model
-    from sparksweep.sweep._engine import run_sweep
+    from sparksweep.sweep import run_sweep
 
     uri = resolve_tracking_uri(spec.tracking_uri)
     tracker = SweepTracker(uri, spec.experiment)

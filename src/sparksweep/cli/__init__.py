@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sparksweep.registry import ChampionDecision
     from sparksweep.scoring.batch import ScoreReport, Udf
     from sparksweep.spec import SweepSpec
-    from sparksweep.sweep._engine import SweepResult
+    from sparksweep.sweep import SweepResult
 
 __all__ = ["main"]
 
@@ -115,7 +115,7 @@ def _display(spec: SweepSpec) -> ProgressDisplay:
 
 
 def _run(spec: SweepSpec) -> SweepResult:
-    from sparksweep.sweep._engine import run_sweep
+    from sparksweep.sweep import run_sweep
 
     _quiet_libraries()
     click.echo(
@@ -201,7 +201,7 @@ def run(
 @click.option("--tracking-uri", help="The store the sweep recorded into (default: MLFLOW_TRACKING_URI or mlflow.db).")
 def resume(parent_run_id: str, tracking_uri: str | None) -> None:
     """Continue the sweep PARENT_RUN_ID whose driver stopped (Ctrl-C, kill -9, a lost machine)."""
-    from sparksweep.sweep._engine import resume_sweep
+    from sparksweep.sweep import resume_sweep
 
     _quiet_libraries()
     click.echo(f"Resuming sweep {parent_run_id}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from sparksweep.sweep._engine import SweepProgress
+from sparksweep.sweep import SweepProgress
 from sparksweep.trial import TrialResult
 
 __all__ = ["ProgressDisplay"]

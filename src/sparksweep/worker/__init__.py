@@ -619,6 +619,7 @@ def _start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Comput
             if task.cv is not None:
                 cv = _cross_validate(task, data, metric)
                 fold_scores = cv.scores
+                fit.fold_scores = tuple(fold_scores)
                 fit.metrics.update({f"{metric.name}_fold_{i}": v for i, v in enumerate(fold_scores)})
                 fit.metrics[f"{metric.name}_cv_std"] = float(_std(fold_scores))
                 rounds = sum(cv.rounds) / len(cv.rounds) if cv.rounds else None
@@ -677,6 +678,7 @@ class _Fit:
     data: TrainingData | None = None
     value: float = math.nan
     predictions: Any = None
+    fold_scores: tuple[float, ...] = ()
 
     def _open(self) -> tuple[TrialTask, Any]:
         task = self.opening.task(self.task)  # raises when the run could not be created: the driver records it
@@ -744,6 +746,7 @@ class _Fit:
             step=None if reporter is None else reporter.last_step,
             intermediate={} if reporter is None else dict(reporter.intermediate),
             pruner_attrs={} if reporter is None else reporter.system_attrs,
+            fold_scores=self.fold_scores,
             predictions=self.predictions,
         )
 
