@@ -221,7 +221,7 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
 
 
 IMPORTS = {
-    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.sweep._engine", "lightgbm", "xgboost", "sklearn.ensemble"],
+    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.sweep._study", "lightgbm", "xgboost", "sklearn.ensemble"],
     "flaml": ["flaml", "lightgbm", "xgboost", "sklearn.ensemble"],
     "optuna-lgbm": ["optuna", "lightgbm", "sklearn.model_selection"],
     "hyperopt-lgbm": ["hyperopt", "lightgbm", "sklearn.model_selection"],

@@ -24,7 +24,7 @@ from sparksweep.space import Distribution, SearchSpace
 from sparksweep.spec import SearchSpec, _format_errors
 from sparksweep.sweep._plan import plan_objective, plan_sweep
 from sparksweep.sweep._result import SweepProgress, SweepResult
-from sparksweep.sweep._resume import Resume, read_resume, store_uri
+from sparksweep.sweep._resume import Resume, read_resume, recorded_result, store_uri
 from sparksweep.sweep._study import ExecutorStart, run_study
 from sparksweep.sweep._tasks import Objective
 from sparksweep.tracking import resolve_tracking_uri
@@ -89,7 +89,9 @@ def resume_sweep(
 
     The sweep file is read from the parent run, its finished trials are told to a new search algorithm, child runs
     the dead driver left RUNNING are marked KILLED, numbering continues after the highest trial number, and the
-    budget counts what was already done (finished trials towards ``n_trials``, time towards ``timeout``).
+    budget counts what was already done (finished trials towards ``n_trials``, time towards ``timeout``). A sweep
+    that went to its end is not run again: its recorded result is returned and the store is left as it was (its
+    champion decision is in the parent run's tags).
 
     Args:
         parent_run_id: The sweep's parent run id (printed when it started; tag ``sparksweep.kind=sweep``).
@@ -103,7 +105,10 @@ def resume_sweep(
     Example:
         >>> result = resume_sweep("3f2a...", tracking_uri="sqlite:///mlflow.db")  # doctest: +SKIP
     """
-    spec, resume = read_resume(parent_run_id, store_uri(tracking_uri), has_data=data is not None)
+    uri = store_uri(tracking_uri)
+    spec, resume = read_resume(parent_run_id, uri, has_data=data is not None)
+    if resume.finished:  # nothing is left to do: registering its champion again would move @challenger
+        return recorded_result(spec, resume, uri)
     return _sweep(spec, data, spark, executor, on_trial, resume, None)
 
 
@@ -217,28 +222,57 @@ def optimize(
         >>> round(result.best.params["x"], 1)  # doctest: +SKIP
         0.3
     """
-    try:
-        goal = Metric(name=metric, direction=Direction(direction), tasks=frozenset(), fn=lambda y, p: 0.0)
-    except ValueError:
-        raise SpecError(f"direction must be 'minimize' or 'maximize', got {direction!r}") from None
-    try:
-        search = SearchSpec(
-            algorithm=algorithm,
-            n_trials=n_trials,
-            parallelism=parallelism,
-            seed=seed,
-            timeout=timeout,
-            trial_timeout=trial_timeout,
-            patience=patience,
-            target=target,
-            warm_start=warm_start,
-            executor=executor if executor in ("local", "spark-pool") else "spark",
-        )
-    except ValidationError as exc:
-        raise SpecError(_format_errors(exc, "optimize's arguments")) from None
+    goal = _goal(metric, direction)
+    kind = executor if isinstance(executor, str) else ""
+    search = _search_spec(
+        algorithm=algorithm,
+        n_trials=n_trials,
+        parallelism=parallelism,
+        seed=seed,
+        timeout=timeout,
+        trial_timeout=trial_timeout,
+        patience=patience,
+        target=target,
+        warm_start=warm_start,
+        executor=kind if kind in ("local", "spark-pool") else "spark",
+    )
     started = time.monotonic()  # the sweep's clock: timeout counts the set-up too
     compiled = _as_space(space)
     uri = store_uri(tracking_uri)
+    given, start = _objective_executor(executor, spark, parallelism)
+    return run_study(
+        lambda tracker, _: plan_objective(objective, compiled, search, goal, tracker=tracker, tracking_uri=uri),
+        tracking_uri=uri,
+        experiment=experiment,
+        executor=given,
+        start=start,
+        on_trial=on_trial,
+        started=started,
+        prepare_first=True,
+    )
+
+
+def _goal(metric: str, direction: str) -> Metric:
+    """The metric an objective's value is logged as (it computes nothing: the objective returns the value)."""
+    try:
+        return Metric(name=metric, direction=Direction(direction), tasks=frozenset(), fn=lambda y, p: 0.0)
+    except ValueError:
+        raise SpecError(f"direction must be 'minimize' or 'maximize', got {direction!r}") from None
+
+
+def _search_spec(**settings: Any) -> SearchSpec:
+    """:func:`optimize`'s search settings, validated as a sweep file's ``search`` section is."""
+    try:
+        return SearchSpec(**settings)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(exc, "optimize's arguments")) from None
+
+
+def _objective_executor(
+    executor: str | BaseExecutor, spark: Any, parallelism: int | None
+) -> tuple[BaseExecutor | None, ExecutorStart]:
+    """:func:`optimize`'s executor: the one given, or how to start the one it names (on ``spark``, else a local
+    session)."""
     if not isinstance(executor, BaseExecutor) and executor not in _EXECUTORS:
         raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
     kind = executor if isinstance(executor, str) else ""
@@ -246,13 +280,4 @@ def optimize(
         lambda: spark if spark is not None or kind == "local" else get_spark("local[*]"),
         lambda session: _new_executor(kind, session, parallelism),
     )
-    return run_study(
-        lambda tracker, _: plan_objective(objective, compiled, search, goal, tracker=tracker, tracking_uri=uri),
-        tracking_uri=uri,
-        experiment=experiment,
-        executor=executor if isinstance(executor, BaseExecutor) else None,
-        start=start,
-        on_trial=on_trial,
-        started=started,
-        prepare_first=True,
-    )
+    return (executor if isinstance(executor, BaseExecutor) else None), start

@@ -11,10 +11,15 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sparksweep.errors import DataError, SpecError
+from sparksweep.metrics import Direction
 from sparksweep.spec import DEFAULT_TRACKING_URI, validate_spec
+from sparksweep.sweep._ranking import best_trial
+from sparksweep.sweep._result import SweepResult
+from sparksweep.sweep._space import build_space
 from sparksweep.tracking import (
     ELAPSED_METRIC,
     TAG_DATA_PATH,
+    TAG_STOP_REASON,
     prepare_store,
     read_spec_yaml,
     read_sweep_run,
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
     from sparksweep.space import SearchSpace
     from sparksweep.spec import SweepSpec
 
-__all__ = ["Resume", "check_fingerprint", "read_resume", "store_uri", "told", "warm_trials"]
+__all__ = ["Resume", "check_fingerprint", "read_resume", "recorded_result", "store_uri", "told", "warm_trials"]
 
 
 def store_uri(tracking_uri: str | None) -> str:
@@ -114,3 +119,30 @@ def warm_trials(client: MlflowClient, run_id: str, space: SearchSpace, metric: M
 def told(trials: list[TrialResult]) -> list[TrialResult]:
     """The trials read back that a search algorithm learns from: described, and finished other than killed."""
     return [t for t in trials if t.described and t.state not in (TrialState.RUNNING, TrialState.KILLED)]
+
+
+def recorded_result(spec: SweepSpec, resume: Resume, tracking_uri: str) -> SweepResult:
+    """The result of a sweep that went to its end, read back from the store without writing to it: what resuming
+    it returns (running nothing, registering nothing). Its champion decision is in the parent run's tags
+    (``sparksweep.gate``, ``sparksweep.registered_version``), not in :attr:`SweepResult.champion`."""
+    parent = resume.parent
+    params, tags = parent.data.params, parent.data.tags
+    task = params.get("task") or spec.task or ""
+    space = build_space(spec.models, task, spec.search.space)
+    trials = resume.read(prepare_store(tracking_uri), space)
+    direction = Direction(params.get("direction", Direction.MINIMIZE.value))
+    best_id = tags.get("sparksweep.best_trial_run_id")
+    best = next((t for t in trials if t.run_id == best_id), None) or best_trial(trials, direction)
+    return SweepResult(
+        sweep_run_id=resume.parent_run_id,
+        experiment_id=parent.info.experiment_id,
+        tracking_uri=tracking_uri,
+        task=task,
+        metric=resume.metric,
+        direction=direction,
+        trials=trials,
+        best=best,
+        champion=None,
+        duration=resume.elapsed,
+        stop_reason=tags.get(TAG_STOP_REASON, "n_trials"),
+    )

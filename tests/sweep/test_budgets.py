@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from pyspark import cloudpickle
 
 import tests.helpers as helpers
-import tests.search.objectives as objectives
+import tests.sweep.objectives as objectives
 from sparksweep import Categorical, Float, optimize
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from pyspark import cloudpickle
 
 import sparksweep.sweep._budget as budget_module
-import tests.search.objectives as objectives
+import tests.sweep.objectives as objectives
 from sparksweep import Categorical, optimize
 from sparksweep.sweep import SweepProgress
 from sparksweep.trial import TrialResult, TrialState
