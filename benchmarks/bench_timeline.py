@@ -57,13 +57,13 @@ class _Probe:
         return wrapped
 
     def install(self) -> None:
-        import sparksweep.sweep._engine as engine
+        import sparksweep.sweep._loop as engine
         from sparksweep.executors._pool._wire import Channel
         from sparksweep.search._optuna import OptunaSearcher
         from sparksweep.tracking import SweepTracker
 
-        engine._Loop._dispatch = self.timed("dispatch", engine._Loop._dispatch)  # type: ignore[method-assign]
-        engine._Loop._finish = self.timed("result", engine._Loop._finish)  # type: ignore[method-assign]
+        engine.Loop._dispatch = self.timed("dispatch", engine.Loop._dispatch)  # type: ignore[method-assign]
+        engine.Loop._finish = self.timed("result", engine.Loop._finish)  # type: ignore[method-assign]
         SweepTracker.trial_run = self.timed("trial_run", SweepTracker.trial_run)  # type: ignore[method-assign]
         SweepTracker.log_progress = self.timed("log_progress", SweepTracker.log_progress)  # type: ignore[method-assign]
         OptunaSearcher.ask = self.timed("ask", OptunaSearcher.ask)  # type: ignore[method-assign]

@@ -19,7 +19,7 @@ from sparksweep.executors import SparkPoolExecutor
 from sparksweep.models import BaseModelFamily, register_family
 from sparksweep.space import Distribution, Float
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.tracking import prepare_store, read_trials
 from sparksweep.trial import TrialState
 

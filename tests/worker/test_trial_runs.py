@@ -94,7 +94,8 @@ def test_a_run_whose_worker_died_before_logging_its_params_is_read_back_as_undes
     assert recorded.lost
     assert not recorded.described
     space = SearchSpace({"objective": {"x": Float(0, 1)}})
-    result = recorded.to_result(space)  # what resume keeps: its number is used, it tells the searcher nothing
+    # What resume keeps: its number is used, it tells the searcher nothing.
+    (result,) = read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "value", space=space)
     assert result.number == 3
     assert result.params == {}
 

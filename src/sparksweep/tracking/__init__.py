@@ -32,7 +32,7 @@ from sparksweep.tracking._names import (
     TAG_SWEEP_RUN,
     TAG_TRIAL_NUMBER,
 )
-from sparksweep.tracking._read import RecordedTrial, read_spec_yaml, read_sweep_run, read_trials
+from sparksweep.tracking._read import read_spec_yaml, read_sweep_run, read_trials
 from sparksweep.tracking._retry import RetryPolicy, is_transient
 from sparksweep.tracking._runs import TrialRunSpec
 from sparksweep.tracking._tracker import SweepTracker
@@ -65,7 +65,6 @@ __all__ = [
     "TAG_TRIAL_NUMBER",
     "AutologMode",
     "EstimatorRecord",
-    "RecordedTrial",
     "RetryPolicy",
     "SweepTracker",
     "TrialRunSpec",

@@ -20,7 +20,7 @@ from sparksweep.cli import main
 from sparksweep.errors import DependencyError
 from sparksweep.models import register_family
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark

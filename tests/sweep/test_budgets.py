@@ -11,13 +11,13 @@ from mlflow import MlflowClient
 from pyspark import cloudpickle
 
 import tests.helpers as helpers
-import tests.search.objectives as objectives
+import tests.sweep.objectives as objectives
 from sparksweep import Categorical, Float, optimize
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
 from sparksweep.spec import RegisterSpec, validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark

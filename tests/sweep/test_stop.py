@@ -10,10 +10,10 @@ import pytest
 from mlflow import MlflowClient
 from pyspark import cloudpickle
 
-import sparksweep.sweep._engine as engine
-import tests.search.objectives as objectives
+import sparksweep.sweep._budget as budget_module
+import tests.sweep.objectives as objectives
 from sparksweep import Categorical, optimize
-from sparksweep.sweep._engine import SweepProgress
+from sparksweep.sweep import SweepProgress
 from sparksweep.trial import TrialResult, TrialState
 
 pytestmark = pytest.mark.spark
@@ -27,7 +27,7 @@ def test_a_timeout_counts_the_set_up_and_stops_without_waiting_for_the_tasks(
 ) -> None:
     # No grace: the trials are recorded as killed as soon as they are cancelled. Waiting for the pool's Spark tasks
     # to end (their Python workers are killed 2-4 s after the cancel) would put them well past the budget.
-    monkeypatch.setattr(engine, "_STOP_GRACE", 0.0)
+    monkeypatch.setattr(budget_module, "STOP_GRACE", 0.0)
     recorded: list[tuple[TrialResult, float]] = []
 
     def on_trial(trial: TrialResult, progress: SweepProgress) -> None:

@@ -15,7 +15,7 @@ from sparksweep.models import get_family
 from sparksweep.search import ALGORITHMS, make_searcher
 from sparksweep.space import Categorical, Float, Int, SearchSpace
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.sweep._starting import default_point
 from sparksweep.trial import TrialState
 

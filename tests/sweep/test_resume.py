@@ -20,7 +20,7 @@ from sparksweep.cli import main
 from sparksweep.datasets import generate_churn
 from sparksweep.errors import SpecError
 from sparksweep.models import register_family
-from sparksweep.sweep._engine import resume_sweep
+from sparksweep.sweep import resume_sweep
 from sparksweep.tracking import prepare_store
 from sparksweep.trial import TrialState
 
@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent(
     import tests.helpers as helpers
     from sparksweep.spec import validate_spec
     from sparksweep.models import register_family
-    from sparksweep.sweep._engine import run_sweep
+    from sparksweep.sweep import run_sweep
 
     register_family(helpers.SleepyFamily(), replace=True)
     spec = validate_spec({

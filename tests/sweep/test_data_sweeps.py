@@ -15,7 +15,7 @@ from sparksweep.errors import DataError
 from sparksweep.metrics import get_metric
 from sparksweep.scoring import score_pandas, score_spark
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
 
 pytestmark = pytest.mark.spark

@@ -19,8 +19,8 @@ from sparksweep.errors import SpecError
 from sparksweep.metrics import get_metric
 from sparksweep.scoring import download_model, score_pandas
 from sparksweep.spec import RegisterSpec, validate_spec
+from sparksweep.sweep import run_sweep
 from sparksweep.sweep._conclude import conclude
-from sparksweep.sweep._engine import run_sweep
 from sparksweep.sweep._ensemble import select_ensemble
 from sparksweep.trial import TrialResult, TrialState
 

@@ -3,6 +3,7 @@ scores; the choice rules on typed trials, and real sweeps on the session's local
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from sparksweep.errors import SpecError
 from sparksweep.metrics import Direction
 from sparksweep.models import register_family
 from sparksweep.spec import RegisterSpec, validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.sweep._finalists import (
     HANDOVER,
     Finalist,
@@ -34,8 +35,12 @@ register_family(helpers.SleepyFamily(), replace=True)
 
 
 def _trial(number: int, family: str, value: float, sd: float = 2.0, duration: float = 1.0) -> TrialResult:
-    metrics = {"rmse_fold_0": value - sd, "rmse_fold_1": value + sd, "rmse_fold_2": value, "rmse_cv_std": sd}
-    return TrialResult(number, f"run-{number}", family, {"n": number}, TrialState.COMPLETE, value, metrics, duration)
+    spread = sd * math.sqrt(1.5)  # three folds whose standard deviation is `sd`
+    folds = (value - spread, value + spread, value)
+    params = {"n": number}
+    return TrialResult(
+        number, f"run-{number}", family, params, TrialState.COMPLETE, value, duration=duration, fold_scores=folds
+    )
 
 
 def _rescored(trial: TrialResult, value: float | None) -> Finalist:
@@ -53,15 +58,15 @@ def test_finalists_are_the_trials_within_one_standard_error_the_best_of_each_fam
         _trial(4, "xgboost", 53.0),  # beyond one standard error: never a finalist
         TrialResult(5, "run-5", "xgboost", {}, TrialState.PRUNED, None),
     ]
-    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)] == [0, 3]
-    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 10)] == [0, 3, 1, 2]
-    assert pick_finalists(trials, Direction.MINIMIZE, "rmse", 0) == []
-    assert pick_finalists(trials[5:], Direction.MINIMIZE, "rmse", 3) == []
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, 2)] == [0, 3]
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, 10)] == [0, 3, 1, 2]
+    assert pick_finalists(trials, Direction.MINIMIZE, 0) == []
+    assert pick_finalists(trials[5:], Direction.MINIMIZE, 3) == []
 
 
 def test_an_ensemble_s_finalists_are_the_best_of_every_family_first_whatever_its_score() -> None:
     trials = [_trial(0, "lightgbm", 50.0), _trial(1, "lightgbm", 50.2), _trial(2, "xgboost", 53.0)]
-    picked = pick_finalists(trials, Direction.MINIMIZE, "rmse", 3, diverse=True)
+    picked = pick_finalists(trials, Direction.MINIMIZE, 3, diverse=True)
     assert [t.number for t in picked] == [0, 2, 1]
     # Their time includes their refits, one after another: a fold's fit time and a quarter each.
     timed = [replace(t, duration=2.0, fit_time=0.4) for t in trials]
@@ -71,17 +76,17 @@ def test_an_ensemble_s_finalists_are_the_best_of_every_family_first_whatever_its
 
 def test_a_higher_is_better_metric_ranks_the_highest_first() -> None:
     trials = [_trial(0, "a", 0.90, sd=0.01), _trial(1, "b", 0.95, sd=0.01), _trial(2, "c", 0.949, sd=0.01)]
-    assert [t.number for t in pick_finalists(trials, Direction.MAXIMIZE, "rmse", 3)] == [1, 2]
+    assert [t.number for t in pick_finalists(trials, Direction.MAXIMIZE, 3)] == [1, 2]
 
 
 def test_without_fold_scores_every_completed_trial_may_be_a_finalist() -> None:
     trials = [TrialResult(i, "", "f", {}, TrialState.COMPLETE, float(v)) for i, v in enumerate([3, 1, 2])]
-    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)] == [1, 2]
+    assert [t.number for t in pick_finalists(trials, Direction.MINIMIZE, 2)] == [1, 2]
 
 
 def test_the_finalists_time_spreads_their_trials_over_the_slots_plus_the_longest_for_the_trials_in_flight() -> None:
     trials = [_trial(0, "a", 50.0, duration=4.0), _trial(1, "b", 50.1, duration=2.0), _trial(2, "c", 99.0)]
-    picked = pick_finalists(trials, Direction.MINIMIZE, "rmse", 3)
+    picked = pick_finalists(trials, Direction.MINIMIZE, 3)
     assert finalist_time(picked, slots=2) == pytest.approx(6.0 / 2 + 4.0 + HANDOVER)
     assert finalist_time([], slots=2) == 0.0
 
@@ -200,7 +205,7 @@ def test_the_cli_summary_lists_each_finalist_s_search_and_fresh_scores_and_the_o
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from sparksweep.cli import _print_summary
-    from sparksweep.sweep._engine import SweepResult
+    from sparksweep.sweep import SweepResult
 
     lucky, steady = _trial(0, "lightgbm", 54.6), _trial(1, "sklearn.linear", 55.9)
     finalists = [_rescored(lucky, 56.0), _rescored(steady, 55.2)]
