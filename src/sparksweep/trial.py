@@ -78,6 +78,10 @@ class TrialResult:
     lost: bool = False
     """Read back from the store: it died with its driver (or was still RUNNING when read), so a resumed sweep does
     not count it in its budget."""
+    started: float = 0.0
+    """When its run started (seconds since the epoch), as read back from the store; 0 when not known."""
+    ended: float | None = None
+    """When its run ended (seconds since the epoch), as read back from the store; None while running or unknown."""
     predictions: Any = field(default=None, repr=False, compare=False)
     """A finalist's out-of-fold predictions on fresh folds (an ndarray), when an ensemble is to be built from
     them; never recorded in the store."""

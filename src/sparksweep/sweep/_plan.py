@@ -73,6 +73,8 @@ class SweepPlan:
     registration: RegisterSpec | None = None
     final_tags: dict[str, str] = field(default_factory=dict)
     """Tags the parent run gets when the sweep ends."""
+    spec: SweepSpec | None = None
+    """The sweep file it was planned from (None: a user objective's search), for the figures drawn at its end."""
 
 
 def plan_sweep(
@@ -138,6 +140,7 @@ def plan_sweep(
         dataset=dataset,
         resume=resume,
         earlier=earlier,
+        spec=spec,
         registration=spec.registration,
     )
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sparksweep.errors import SpecError
 from sparksweep.executors import BaseExecutor
+from sparksweep.figures import FigureInputs, draw_sweep_figures
 from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
 from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._ensemble import Ensemble, select_ensemble
@@ -190,8 +191,10 @@ def _finish_sweep(
                 }
             )
             tracker.log_summary({f"test_{metric.name}": champion.candidate_score})
-        # FIGURES (issue 18): the sweep's figures are drawn here, from `trials`, `finalists` and `champion`, while
-        # the executor still shuts down in the background (`stopping`), and logged to the parent run.
+        if plan.spec is not None:  # drawn once, while the executor shuts down; a figure that fails only warns
+            draw_sweep_figures(
+                FigureInputs(tracker.tracking_uri, tracker.parent_run_id, plan.spec, plan.dataset, champion)
+            )
         if stopping is not None:
             waiting: ExecutorShutdown = stopping
             stopping = None  # waited for here; an error it raises must not be waited for again below

@@ -145,6 +145,8 @@ def _trial(client: MlflowClient, run: Any, metric: str, space: SearchSpace | Non
         intermediate=_curve(client, run, metric) if curves and state.is_finished else {},
         fold_scores=_fold_scores(metrics, metric),
         lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
+        started=started,
+        ended=None if run.info.end_time is None else run.info.end_time / 1000,
     )
 
 
