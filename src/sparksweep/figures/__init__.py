@@ -13,8 +13,9 @@ from __future__ import annotations
 from sparksweep.figures._board import FigureWarning
 from sparksweep.figures._champion import ChampionFigureData
 from sparksweep.figures._cli import report_sweep
+from sparksweep.figures._inputs import FigureInputs
 from sparksweep.figures._records import GateRecord, Rescore, SweepRecord, read_sweep_record
-from sparksweep.figures._report import FigureInputs, FigureReport, SweepFigureData, draw_sweep_figures
+from sparksweep.figures._report import FigureReport, SweepFigureData, draw_sweep_figures
 from sparksweep.figures._sweep_data import pack_slots
 from sparksweep.figures._ui import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, WORKFLOW_QUERY, model_link, run_link
 

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from sparksweep.data import Dataset
     from sparksweep.figures._board import Board
+    from sparksweep.figures._inputs import FigureInputs
     from sparksweep.figures._records import SweepRecord
-    from sparksweep.figures._report import FigureInputs
 
 __all__ = ["SAMPLE", "ChampionFigureData", "champion_figures", "reload_dataset"]
 

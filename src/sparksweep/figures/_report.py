@@ -20,6 +20,7 @@ from sparksweep.figures._board import Board, FigureWarning, attempt
 from sparksweep.figures._champion import SAMPLE, ChampionFigureData, champion_figures
 from sparksweep.figures._gate_view import GateView, bootstrap_gains, gate_view
 from sparksweep.figures._html import PictureSection, render_report
+from sparksweep.figures._inputs import FigureInputs
 from sparksweep.figures._param_importance import ParamImportance, param_importance
 from sparksweep.figures._records import SweepRecord, read_sweep_record
 from sparksweep.figures._ui import DESCRIPTION_TAG, describe_sweep, mark_model_training
@@ -30,28 +31,11 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from sparksweep.data import Dataset
-    from sparksweep.registry import ChampionDecision
-    from sparksweep.spec import SweepSpec
 
 __all__ = ["FigureInputs", "FigureReport", "FigureWarning", "SweepFigureData", "draw_sweep_figures"]
 
 FIGURES = "figures"
 REPORT = "report.html"
-
-
-@dataclass(frozen=True)
-class FigureInputs:
-    """What drawing a sweep's figures starts from: its store and parent run, its spec, and what the sweep still
-    holds in memory (``dataset``: the test rows; ``decision``: the gate's bootstrap), else read back or reloaded."""
-
-    tracking_uri: str
-    parent_run_id: str
-    spec: SweepSpec
-    dataset: Dataset | None = None
-    decision: ChampionDecision | None = None
-    out: Path | None = None
-    """A folder to write the figures and the report to as well."""
 
 
 @dataclass

@@ -24,14 +24,11 @@ import math
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from sparksweep.errors import SpecError
-
-if TYPE_CHECKING:
-    from sparksweep.spec._sweep import SweepSpec
 
 __all__ = ["check_raw", "check_values"]
 
@@ -66,12 +63,11 @@ def _raw_at(raw: Any, path: tuple[str, ...]) -> Any:
     return raw
 
 
-def check_raw(raw: dict[str, Any], source: str) -> None:
+def check_raw(raw: dict[str, Any], source: str, root: type[BaseModel]) -> None:
     """Refuse booleans given where the sweep file expects a number (before pydantic turns them into 1 and 0)."""
     from sparksweep.spec._search import ParamSpec
-    from sparksweep.spec._sweep import SweepSpec
 
-    paths = list(_numeric_fields(SweepSpec))
+    paths = list(_numeric_fields(root))
     space = _raw_at(raw, ("search", "space"))
     for family, params in (space or {}).items() if isinstance(space, dict) else ():
         for param in params or {} if isinstance(params, dict) else ():
@@ -97,7 +93,7 @@ def _floats(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, float]
         yield ".".join(path), node
 
 
-def check_values(spec: SweepSpec, source: str) -> None:
+def check_values(spec: Any, source: str) -> None:
     """Refuse the validated spec's non-finite numbers, non-scalar categorical choices and names MLflow refuses."""
     for where, value in _floats(spec.model_dump(by_alias=True)):
         if not math.isfinite(value):

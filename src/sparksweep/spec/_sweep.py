@@ -142,7 +142,7 @@ def validate_spec(raw: Any, source: str = "the sweep spec") -> SweepSpec:
     """Validate a mapping as a :class:`SweepSpec`, raising :class:`SpecError` with one line per bad field."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source} must be a mapping of keys to values, got {type(raw).__name__}")
-    check_raw(raw, source)
+    check_raw(raw, source, SweepSpec)
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
