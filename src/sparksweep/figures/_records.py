@@ -4,10 +4,10 @@ the version it registered. The same record serves a sweep that has just finished
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sparksweep.metrics import Direction
-from sparksweep.tracking import TAG_KIND, TAG_PARENT, TAG_RESCORE_OF, read_sweep_run, read_trials
+from sparksweep.tracking import TAG_RESCORE_OF, child_runs, read_sweep_run, read_trials
 from sparksweep.trial import TrialState
 
 if TYPE_CHECKING:
@@ -111,22 +111,7 @@ def _gate(tags: dict[str, str], name: str | None) -> GateRecord | None:
 
 
 def _rescores(client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str) -> tuple[Rescore, ...]:
-    from mlflow.entities import ViewType
-
-    runs: list[Any] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{TAG_PARENT}` = '{parent_run_id}' and tags.`{TAG_KIND}` = 'rescore'",
-            run_view_type=ViewType.ALL,
-            max_results=1000,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs = child_runs(client, experiment_id, parent_run_id, kind="rescore")
     out = []
     for run in runs:
         value = run.data.metrics.get(metric) if run.info.status == "FINISHED" else None

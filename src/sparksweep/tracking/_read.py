@@ -78,6 +78,24 @@ def _trial_state(run: Any) -> TrialState:
     return TrialState.RUNNING
 
 
+def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str, *, kind: str | None = None) -> list[Any]:
+    """Every child run of ``parent_run_id`` (deleted ones too), page by page; with ``kind``, only those whose
+    ``sparksweep.kind`` tag is ``kind`` (e.g. ``rescore``)."""
+    from mlflow.entities import ViewType
+
+    where = f"tags.`{TAG_PARENT}` = '{parent_run_id}'" + ("" if kind is None else f" and tags.`{TAG_KIND}` = '{kind}'")
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=where, run_view_type=ViewType.ALL, max_results=1000, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
 def read_trials(
     client: MlflowClient,
     experiment_id: str,
@@ -96,22 +114,7 @@ def read_trials(
             raises :class:`SpecError` naming it); None leaves them the strings MLflow stores.
         curves: Also read each finished trial's per-round scores (what a pruner learns from).
     """
-    from mlflow.entities import ViewType
-
-    runs: list[Any] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{TAG_PARENT}` = '{parent_run_id}'",
-            run_view_type=ViewType.ALL,
-            max_results=1000,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs = child_runs(client, experiment_id, parent_run_id)
     out = [_trial(client, run, metric, space, curves) for run in runs if TAG_TRIAL_NUMBER in run.data.tags]
     return sorted(out, key=lambda t: t.number)
 
