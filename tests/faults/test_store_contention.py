@@ -39,9 +39,10 @@ def _store(kind: str, directory: Path) -> Iterator[str]:
             yield stack.enter_context(mlflow_server(backend, directory, workers=4))
 
 
-# A new SQLite file under 8 sweeps at once is tests/faults/test_new_store_race.py (the same sweeps, kept apart so
-# each process pays its start-up once in the suite).
-@pytest.mark.parametrize("kind", ["sqlite-existing", "server-sqlite", "server-postgresql"])
+# A new SQLite file under 8 sweeps at once is tests/faults/test_new_store_race.py; a server over SQLite only moves the
+# lock into the server (the README gives its figures), so the suite runs the server over PostgreSQL. Kept apart so
+# the suite pays each CLI process start-up once (2 cores: 8 processes starting at once take most of a minute).
+@pytest.mark.parametrize("kind", ["sqlite-existing", "server-postgresql"])
 def test_eight_sweeps_at_once_lose_no_run(tmp_path: Path, kind: str) -> None:
     (tmp_path / "pg").mkdir()
     data = write_table(tmp_path)
