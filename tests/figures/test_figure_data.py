@@ -10,16 +10,24 @@ from sparksweep.figures import SweepRecord, pack_slots
 from sparksweep.figures._champion_data import top_importance
 from sparksweep.figures._sweep_data import best_so_far, timeline
 from sparksweep.metrics import Direction
-from sparksweep.tracking import RecordedTrial
-from sparksweep.trial import TrialState
+from sparksweep.trial import TrialResult, TrialState
 
 
-def _trial(number: int, value: float | None, start: float, end: float, family: str = "f") -> RecordedTrial:
+def _trial(number: int, value: float | None, start: float, end: float, family: str = "f") -> TrialResult:
     state = TrialState.COMPLETE if value is not None else TrialState.FAILED
-    return RecordedTrial(f"r{number}", number, family, {"x": str(number)}, state, value, None, start, end, None)
+    return TrialResult(
+        number=number,
+        run_id=f"r{number}",
+        family=family,
+        params={"x": str(number)},
+        state=state,
+        value=value,
+        started=start,
+        ended=end,
+    )
 
 
-def _record(trials: list[RecordedTrial], direction: Direction = Direction.MINIMIZE) -> SweepRecord:
+def _record(trials: list[TrialResult], direction: Direction = Direction.MINIMIZE) -> SweepRecord:
     return SweepRecord(
         run_id="p",
         experiment_id="1",
