@@ -187,39 +187,32 @@ def optimize(
 ) -> SweepResult:
     """Search ``space`` for the parameters that minimize (or maximize) ``objective``.
 
-    The way people use Optuna's ``study.optimize`` or Hyperopt's ``fmin``: the objective gets the trial's
-    parameters (and a :class:`~sparksweep.worker.TrialContext` with its child run, to log more), and returns a value
-    or raises. It runs where model trials run: as a Spark task, or in a process pool. On Spark, define it at module
-    level in an importable module or in a notebook/script (cloudpickle ships it by value). Each trial is a child run
-    of one parent run in ``experiment``, its parameters logged under their names and the returned value as the
-    metric ``metric``. A trial that raises is recorded as FAILED and the search goes on.
+    Like Optuna's ``study.optimize`` or Hyperopt's ``fmin``: the objective gets the trial's parameters and a
+    :class:`~sparksweep.worker.TrialContext` (its child run), returns a value or raises (the trial is then FAILED and
+    the search goes on), and runs where model trials run (cloudpickle ships it by value). Each trial is a child run
+    of one parent run in ``experiment``, its parameters under their names and its value as the metric ``metric``.
 
     Args:
         objective: ``objective(params, trial) -> float``; ``trial`` is a :class:`TrialContext`.
         space: A :class:`SearchSpace` (families, each with its parameters) or a flat mapping of distributions.
-        n_trials: Trials that run to an outcome.
-        direction: ``minimize`` or ``maximize``.
-        metric: The name the value is logged under.
-        algorithm: A name from :data:`sparksweep.search.ALGORITHMS`.
-        parallelism: Trials in flight (default: the executor's slots).
-        seed: Seed of the search algorithm (trial ``n`` gets ``seed + n`` as :attr:`TrialContext.seed`).
-        timeout: Wall-clock budget in seconds; trials still running then are cancelled and recorded as killed.
-        trial_timeout: Seconds one trial may run (Spark executor only).
-        patience: Stop after this many finished trials in a row without a better value.
-        target: Stop when a trial reaches this value.
+        n_trials, timeout, patience, target: The budget: trials that run to an outcome; wall-clock seconds (trials
+            still running then are cancelled, recorded killed); finished trials in a row without a better value;
+            a value that ends the search when reached.
+        direction, metric, algorithm, seed: ``minimize`` or ``maximize``; the value's metric name; a name from
+            :data:`sparksweep.search.ALGORITHMS`; its seed (trial ``n`` gets ``seed + n``: :attr:`TrialContext.seed`).
+        parallelism, trial_timeout: Trials in flight (default: the executor's slots); seconds one trial may run
+            (Spark executors only).
         warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
-        experiment: The MLflow experiment.
-        tracking_uri: The MLflow store (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``).
-        executor: ``spark-pool`` (the default: long-lived Spark tasks that pull trials), ``spark`` (a Spark job
-            per trial), ``local`` (a process pool), or an executor instance (not shut down).
-        spark: The SparkSession for the Spark executors (default: the active one or a new local one).
+        experiment, tracking_uri: The MLflow experiment and store (default: ``MLFLOW_TRACKING_URI``, else
+            ``sqlite:///mlflow.db``).
+        executor, spark: ``spark-pool`` (the default: long-lived Spark tasks that pull trials), ``spark`` (a Spark
+            job per trial), ``local`` (a process pool), or an executor instance (not shut down); the SparkSession
+            for the Spark executors (default: the active one or a new local one).
         on_trial: Called in the driver after each trial.
 
     Example:
         >>> from sparksweep import Float, optimize
-        >>> def objective(params, trial):
-        ...     return (params["x"] - 0.3) ** 2
-        >>> result = optimize(objective, {"x": Float(-1, 1)}, n_trials=20, seed=0)  # doctest: +SKIP
+        >>> result = optimize(lambda p, trial: (p["x"] - 0.3) ** 2, {"x": Float(-1, 1)}, n_trials=20)  # doctest: +SKIP
         >>> round(result.best.params["x"], 1)  # doctest: +SKIP
         0.3
     """
