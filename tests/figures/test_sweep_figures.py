@@ -169,7 +169,7 @@ def test_scores_per_family_parallel_coordinates_importances_and_timeline_hold_th
     assert list(importance.importances) == sorted(importance.importances, reverse=True)
     # Every trial on the timeline; at most `parallelism` at once, never two at once in one slot.
     assert len(timeline.bars) == len(sweep.result.trials)
-    assert 1 <= timeline.slots <= sweep.spec.search.parallelism
+    assert timeline.slots in range(1, sweep.spec.search.parallelism + 1)
     for slot in range(timeline.slots):
         bars = sorted((b.start, b.end) for b in timeline.bars if b.slot == slot)
         assert all(end <= start for (_, end), (start, _) in itertools.pairwise(bars))
