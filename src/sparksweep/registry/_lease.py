@@ -58,7 +58,9 @@ def _try_acquire(client: MlflowClient, marker: str, owner: str) -> bool:
             description="sparksweep holds this while it moves the champion alias; delete it if it is left behind.",
         )
     except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+        # RESOURCE_DOES_NOT_EXIST: MLflow's SQL store answers a duplicate create by reading the existing model back,
+        # and the holder released it in between; the lease was taken and freed, so this is a lost turn, not a fault.
+        if exc.error_code in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
             return False
         raise
     return True
