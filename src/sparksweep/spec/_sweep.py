@@ -15,7 +15,9 @@ from sparksweep.errors import SpecError
 from sparksweep.spec._register import RegisterSpec
 from sparksweep.spec._search import SearchSpec
 from sparksweep.spec._tracking import TrackingSpec
+from sparksweep.spec._unity import unity_catalog_problems
 from sparksweep.spec._yaml import read_yaml
+from sparksweep.tracking import is_unity_catalog
 
 __all__ = ["SparkSpec", "SweepSpec", "Task", "load_spec", "validate_spec"]
 
@@ -72,6 +74,15 @@ class SweepSpec(StrictModel):
                 f"search.space overrides families {unknown} that are not in 'models' ({self.models}); "
                 "add them to 'models' or remove their overrides"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _registry_rules(self) -> SweepSpec:
+        registry = self.tracking.registry_uri
+        if self.registration is not None and registry is not None and is_unity_catalog(registry):
+            problems = unity_catalog_problems(self.registration.name, self.registration.stage)
+            if problems:
+                raise ValueError(f"tracking.registry_uri is {registry} (Unity Catalog): " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")
