@@ -33,7 +33,7 @@ from sparksweep.pruning import PruningLedger
 from sparksweep.registry import ChampionDecision
 from sparksweep.search import BaseSearcher, make_searcher
 from sparksweep.space import Categorical, Distribution, Float, Int, SearchSpace
-from sparksweep.spec import DEFAULT_TRACKING_URI, validate_spec
+from sparksweep.spec import DEFAULT_TRACKING_URI, check_unity_catalog, validate_spec
 from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
 from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._ensemble import Ensemble, select_ensemble
@@ -58,6 +58,7 @@ from sparksweep.tracking import (
     read_spec_yaml,
     read_sweep_run,
     read_trials,
+    registry_uri,
     resolve_tracking_uri,
 )
 from sparksweep.trial import PastTrial, Proposal, TrialResult, TrialState
@@ -227,6 +228,7 @@ def resume_sweep(
     parent_run_id: str,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     data: pd.DataFrame | SparkDataFrame | None = None,
     spark: Any = None,
     executor: BaseExecutor | None = None,
@@ -242,6 +244,8 @@ def resume_sweep(
         parent_run_id: The sweep's parent run id (printed when it started; tag ``sparksweep.kind=sweep``).
         tracking_uri: The store the sweep recorded into (default: ``MLFLOW_TRACKING_URI``, else
             ``sqlite:///mlflow.db``).
+        registry_uri: The registry to register the champion in, instead of the sweep file's
+            ``tracking.registry_uri`` (see :func:`sparksweep.tracking.registry_uri`).
         data: The sweep's data as a DataFrame, instead of reading the path it recorded.
         spark: A SparkSession to run trials on.
         executor: An executor to use instead of the one the sweep file names.
@@ -255,7 +259,7 @@ def resume_sweep(
     parent = read_sweep_run(client, parent_run_id)
     raw = yaml.safe_load(read_spec_yaml(client, parent_run_id))
     spec = validate_spec(raw, source=f"the sweep file recorded on run {parent_run_id}").with_overrides(
-        **{"tracking.uri": uri}
+        **{"tracking.uri": uri, "tracking.registry_uri": registry_uri}
     )
     if data is None and spec.data.path is not None and not Path(spec.data.path).exists():
         recorded = parent.data.tags.get(TAG_DATA_PATH)
@@ -314,6 +318,9 @@ def _sweep(
 ) -> SweepResult:
     started = time.monotonic()  # the sweep's clock: search.timeout counts its set-up too
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
+    registry = registry_uri(spec.tracking.registry_uri, tracking_uri)
+    if spec.registration is not None:  # a name the registry refuses is refused before any trial
+        check_unity_catalog(spec.registration.name, spec.registration.stage, registry)
     # Spark (the JVM, the session, the executors' check) starts in the background while the store opens, the data
     # loads and the search algorithm is built; none of those needs it (unless the data is a Spark table).
     startup: ExecutorStartup | None = None
@@ -448,6 +455,7 @@ def _sweep(
             champion = conclude(
                 client=tracker.client,
                 tracking_uri=tracking_uri,
+                registry_uri=registry,
                 registration=spec.registration,
                 best=best,
                 dataset=dataset,
