@@ -24,6 +24,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/lint-imports --no-logo  # the layers (pyproject.toml [tool.importlinter])
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -52,6 +53,8 @@ BENCH_ARGS_bench_throughput := --n-sleep 10 --n-trivial 40 --n-lgbm 10
 BENCH_ARGS_bench_search_quality := --quick
 BENCH_ARGS_bench_scaling := --sizes 100 1000
 BENCH_ARGS_bench_first_trial := --repeats 1 --timeout 20
+BENCH_ARGS_bench_soak := --trials 400
+BENCH_ARGS_bench_figures := --n-trials 200
 BENCH_SCRIPTS = $(sort $(wildcard benchmarks/bench_*.py))
 bench_args = $(BENCH_ARGS_$(basename $(notdir $(1))))
 

@@ -22,7 +22,7 @@ from sparksweep.datasets import generate_churn
 from sparksweep.errors import SparkSweepError
 from sparksweep.search import ALGORITHMS
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,7 @@ from sparksweep._spark import get_spark
 from sparksweep.datasets import generate_churn
 from sparksweep.executors import SparkExecutor
 from sparksweep.spec import SweepSpec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"
 

@@ -28,7 +28,7 @@ from sparksweep.executors import SparkExecutor
 from sparksweep.metrics import Direction
 from sparksweep.models import FAMILIES
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.tracking import prepare_store
 
 

@@ -57,8 +57,13 @@ PROBE = textwrap.dedent(
 
     from sparksweep import cli
     mark("python + imports")
-    import sparksweep.sweep._engine as engine
+    import sparksweep.sweep._api as api
+    import sparksweep.sweep._budget as budget
+    import sparksweep.sweep._loop as loop
+    import sparksweep.sweep._plan as plan
+    import sparksweep.sweep._study as study
     import sparksweep.executors._pool as pool
+    import sparksweep.executors._pool._wire as wire
     import sparksweep.executors._spark as spark_mod
 
     def after(owner, name, label):
@@ -86,15 +91,15 @@ PROBE = textwrap.dedent(
 
     if MODE == "serial":  # the engine as it was: set-up one step after another, the timeout from the loop's start,
         # cancelled trials waited for, the executor shut down before the champion is registered
-        engine._BACKGROUND_START = False
-        engine._STOP_GRACE = 1e9
-        loop_init = engine._Loop.__init__
+        study.BACKGROUND_START = False
+        budget.STOP_GRACE = 1e9
+        loop_init = loop.Loop.__init__
 
         def init(self, *args, **kwargs):
-            kwargs.pop("started", None)
+            kwargs["started"] = time.monotonic()
             loop_init(self, *args, **kwargs)
 
-        engine._Loop.__init__ = init
+        loop.Loop.__init__ = init
 
         class Shutdown:
             def __init__(self, runner):
@@ -103,30 +108,30 @@ PROBE = textwrap.dedent(
             def wait(self, error=None):
                 pass
 
-        engine.ExecutorShutdown = Shutdown
-    first(engine, "_sweep", "sweep start")
-    first(engine._Loop, "_stop", "trials cancelled")
-    after(engine._Loop, "run", "loop returned")
+        study.ExecutorShutdown = Shutdown
+    first(api, "_sweep", "sweep start")
+    first(loop.Loop, "_cancel_running", "trials cancelled")
+    after(loop.Loop, "run", "loop returned")
     after(pool.SparkPoolExecutor, "shutdown", "executor shut down")
     after(spark_mod.SparkExecutor, "shutdown", "executor shut down")
-    after(engine, "conclude", "champion registered")
-    after(engine.SweepTracker, "__init__", "MLflow store open")
-    after(engine, "prepare_dataset", "data load")
-    after(engine, "get_spark", "Spark start")
-    after(engine, "_make_executor", "executor")
-    after(engine, "make_searcher", "space/searcher")
-    after(engine.SweepTracker, "start", "parent run")
-    first(engine._Loop, "_dispatch", "first dispatch")
-    original_send = pool._send
+    after(study, "conclude", "champion registered")
+    after(study.SweepTracker, "__init__", "MLflow store open")
+    after(plan, "prepare_dataset", "data load")
+    after(api, "get_spark", "Spark start")
+    after(api, "_new_executor", "executor")
+    after(plan, "make_searcher", "space/searcher")
+    after(study.SweepTracker, "start", "parent run")
+    first(loop.Loop, "_dispatch", "first dispatch")
+    original_send = wire.Channel.send
     sent = []
 
-    def send(sock, message):
+    def send(channel, message):
         if message[0] == "trial" and not sent:
             sent.append(True)
             mark("first trial starts")
-        return original_send(sock, message)
+        return original_send(channel, message)
 
-    pool._send = send
+    wire.Channel.send = send
     first(spark_mod.SparkExecutor, "_run_job", "first trial starts")
     try:
         cli.main(sys.argv[4:], standalone_mode=False)

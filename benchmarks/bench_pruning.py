@@ -32,7 +32,7 @@ from sparksweep._spark import get_spark
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.spec import validate_spec
-from sparksweep.sweep._engine import run_sweep
+from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[1]

@@ -54,7 +54,7 @@ class _Clock:
 
 
 def main() -> None:
-    import sparksweep.sweep._engine as engine
+    import sparksweep.sweep._loop as engine
     from sparksweep import Float, optimize
     from sparksweep._spark import get_spark
     from sparksweep.executors import SparkPoolExecutor

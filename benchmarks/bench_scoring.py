@@ -43,9 +43,8 @@ from mlflow import MlflowClient
 from sparksweep._spark import get_spark, task_slots
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
-from sparksweep.models import get_family
-from sparksweep.models._mlflow import log_fitted_model
-from sparksweep.scoring.batch import Udf, load_model, score_pandas, score_table
+from sparksweep.models import get_family, log_fitted_model
+from sparksweep.scoring import Udf, load_model, score_pandas, score_table
 from sparksweep.spec import DataSpec
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_cluster.py"

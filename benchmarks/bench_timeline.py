@@ -57,20 +57,20 @@ class _Probe:
         return wrapped
 
     def install(self) -> None:
-        import sparksweep.executors._pool as pool
-        import sparksweep.sweep._engine as engine
+        import sparksweep.sweep._loop as engine
+        from sparksweep.executors._pool._wire import Channel
         from sparksweep.search._optuna import OptunaSearcher
         from sparksweep.tracking import SweepTracker
 
-        engine._Loop._dispatch = self.timed("dispatch", engine._Loop._dispatch)  # type: ignore[method-assign]
-        engine._Loop._finish = self.timed("result", engine._Loop._finish)  # type: ignore[method-assign]
+        engine.Loop._dispatch = self.timed("dispatch", engine.Loop._dispatch)  # type: ignore[method-assign]
+        engine.Loop._finish = self.timed("result", engine.Loop._finish)  # type: ignore[method-assign]
         SweepTracker.trial_run = self.timed("trial_run", SweepTracker.trial_run)  # type: ignore[method-assign]
         SweepTracker.log_progress = self.timed("log_progress", SweepTracker.log_progress)  # type: ignore[method-assign]
         OptunaSearcher.ask = self.timed("ask", OptunaSearcher.ask)  # type: ignore[method-assign]
         OptunaSearcher.tell = self.timed("tell", OptunaSearcher.tell)  # type: ignore[method-assign]
-        send, recv = pool._send, pool._recv
+        send, recv = Channel.send, Channel.recv
 
-        def timed_send(sock: Any, message: Any) -> None:
+        def timed_send(sock: Channel, message: Any) -> None:
             if message[0] == "trial":
                 now = time.perf_counter()
                 key = id(sock)
@@ -80,7 +80,7 @@ class _Probe:
                         self.idle.append(now - self._last_back.pop(key))
             send(sock, message)
 
-        def timed_recv(sock: Any) -> Any:
+        def timed_recv(sock: Channel) -> Any:
             message = recv(sock)
             if not (isinstance(message, tuple) and len(message) > 1):
                 return message
@@ -98,8 +98,8 @@ class _Probe:
                     self._last_back.setdefault(id(sock), now)
             return message
 
-        pool._send = timed_send
-        pool._recv = timed_recv
+        Channel.send = timed_send  # type: ignore[method-assign]
+        Channel.recv = timed_recv  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -167,7 +167,7 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
 
     from sparksweep._spark import get_spark
     from sparksweep.spec import validate_spec
-    from sparksweep.sweep._engine import run_sweep
+    from sparksweep.sweep import run_sweep
 
     frame = original_order(X.assign(**{TARGET: y}), cell["test_frame"], cell["train_rows"], cell["test_rows"])
     spark = get_spark(f"local[{cell['cores']}]")
@@ -221,7 +221,7 @@ def run_sparksweep(cell: dict[str, Any], X: pd.DataFrame, y: np.ndarray) -> tupl
 
 
 IMPORTS = {
-    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.sweep._engine", "lightgbm", "xgboost", "sklearn.ensemble"],
+    "sparksweep": ["mlflow", "pyspark.sql", "sparksweep.sweep._study", "lightgbm", "xgboost", "sklearn.ensemble"],
     "flaml": ["flaml", "lightgbm", "xgboost", "sklearn.ensemble"],
     "optuna-lgbm": ["optuna", "lightgbm", "sklearn.model_selection"],
     "hyperopt-lgbm": ["hyperopt", "lightgbm", "sklearn.model_selection"],

@@ -52,11 +52,13 @@ class TrialLostError(TrialError):
     """A trial's task ended without a result (cancelled, or its executor or worker died).
 
     ``run_id`` is the child run its worker had created, when the executor learnt it (None: the driver looks it up).
+    ``detail`` is what the executor saw in full (e.g. Spark's stack trace), kept as the run's ``error.txt``.
     """
 
-    def __init__(self, message: str, run_id: str | None = None) -> None:
+    def __init__(self, message: str, run_id: str | None = None, *, detail: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
+        self.detail = detail
 
 
 class RegistryError(SparkSweepError, RuntimeError):

@@ -1,4 +1,5 @@
-"""Trials as typed objects: what the engine sends to a worker and what comes back.
+"""Trials as typed objects: what a search algorithm proposes, and the one frozen record of a trial's outcome (as the
+worker reports it, and as a resumed or warm-started sweep reads it back from MLflow).
 
 Example:
     >>> TrialState.COMPLETE.is_finished
@@ -11,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PastTrial", "Proposal", "TrialResult", "TrialState"]
+__all__ = ["Proposal", "TrialResult", "TrialState"]
 
 
 class TrialState(enum.Enum):
@@ -48,20 +49,9 @@ class Proposal:
 
 
 @dataclass(frozen=True)
-class PastTrial:
-    """A finished trial read back from MLflow (resume, warm start), to be told to a search algorithm."""
-
-    number: int
-    family: str
-    params: dict[str, Any]
-    state: TrialState
-    value: float | None = None
-    run_id: str = ""
-
-
-@dataclass(frozen=True)
 class TrialResult:
-    """The outcome of one trial, as the worker reports it to the engine."""
+    """The outcome of one trial: as the worker reports it to the engine, or as a sweep's store holds it (resume,
+    warm start: :func:`sparksweep.tracking.read_trials`), in which case ``metrics`` is empty."""
 
     number: int
     run_id: str
@@ -85,6 +75,19 @@ class TrialResult:
     fold_scores: tuple[float, ...] = ()
     """The validation metric on each CV fold (``search.cv``), in fold order; empty without CV. Recorded in the run
     as the metrics ``<metric>_fold_<i>``."""
+    lost: bool = False
+    """Read back from the store: it died with its driver (or was still RUNNING when read), so a resumed sweep does
+    not count it in its budget."""
+    started: float = 0.0
+    """When its run started (seconds since the epoch), as read back from the store; 0 when not known."""
+    ended: float | None = None
+    """When its run ended (seconds since the epoch), as read back from the store; None while running or unknown."""
     predictions: Any = field(default=None, repr=False, compare=False)
     """A finalist's out-of-fold predictions on fresh folds (an ndarray), when an ensemble is to be built from
     them; never recorded in the store."""
+
+    @property
+    def described(self) -> bool:
+        """Whether its family and hyperparameters are known: a worker that died between creating the run and logging
+        its params leaves a run with neither, which tells a search algorithm nothing."""
+        return bool(self.family)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 
 from sparksweep.cli._progress import ProgressDisplay
-from sparksweep.sweep._engine import SweepProgress
+from sparksweep.sweep import SweepProgress
 from sparksweep.trial import TrialResult, TrialState
 
 

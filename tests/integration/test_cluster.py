@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sparksweep.datasets import generate_churn
-from sparksweep.scoring.batch import score_pandas
+from sparksweep.scoring import score_pandas
 from tests.integration.conftest import LocalCluster
 
 pytestmark = pytest.mark.slow

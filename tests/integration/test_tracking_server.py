@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from sparksweep.data import prepare_dataset
 from sparksweep.datasets import generate_churn
 from sparksweep.models import get_family
-from sparksweep.scoring.batch import load_model
+from sparksweep.scoring import load_model
 from sparksweep.spec import DataSpec
 from sparksweep.tracking import RetryPolicy
 from sparksweep.trial import TrialState

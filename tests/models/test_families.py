@@ -22,10 +22,11 @@ from sparksweep.models import (
     BaseModelFamily,
     get_family,
     load_entry_point_families,
+    log_fitted_model,
+    pip_requirements,
     register_family,
 )
-from sparksweep.models._mlflow import log_fitted_model, pip_requirements
-from sparksweep.scoring.batch import download_model
+from sparksweep.scoring import download_model
 from sparksweep.space import Categorical, Float, Int
 from sparksweep.spec import DataSpec
 from tests.helpers import ConstantFamily

@@ -14,10 +14,8 @@ from sklearn.datasets import make_classification, make_regression
 
 from sparksweep.data import prepare_dataset
 from sparksweep.errors import DataError, RegistryError
-from sparksweep.models import get_family
-from sparksweep.models._mlflow import log_ensemble_model, log_fitted_model
-from sparksweep.scoring._udf import load_zipped_model, zip_model
-from sparksweep.scoring.batch import (
+from sparksweep.models import get_family, log_ensemble_model, log_fitted_model
+from sparksweep.scoring import (
     download_model,
     downloaded_model,
     load_model,
@@ -25,6 +23,7 @@ from sparksweep.scoring.batch import (
     score_spark,
     score_table,
 )
+from sparksweep.scoring._udf import load_zipped_model, zip_model
 from sparksweep.spec import DataSpec
 from tests.conftest import FluentStore
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from sparksweep.errors import DataError
+from sparksweep.scoring import download_model, score_pandas, score_table
 from sparksweep.scoring._driver import scoring_model
 from sparksweep.scoring._files import ParquetSource, parquet_source, plan_pieces, task_count
-from sparksweep.scoring.batch import download_model, score_pandas, score_table
 from tests.conftest import FluentStore
 from tests.scoring.test_batch import _fitted
 

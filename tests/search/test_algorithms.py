@@ -8,7 +8,7 @@ from sparksweep.errors import DependencyError, SpecError
 from sparksweep.metrics import Direction
 from sparksweep.search import ALGORITHMS, make_searcher
 from sparksweep.space import Categorical, Float, Int, SearchSpace
-from sparksweep.trial import PastTrial, TrialState
+from sparksweep.trial import TrialResult, TrialState
 
 SPACE = SearchSpace(
     {
@@ -137,18 +137,18 @@ def test_gp_models_each_familys_parameters() -> None:
     assert sum(abs(x - optimum[family]) < 0.5 for x in late) >= 0.75 * len(late), proposed
 
 
-def _past_near_optimum(n: int) -> list[PastTrial]:
+def _past_near_optimum(n: int) -> list[TrialResult]:
     """Finished trials of an earlier sweep: good ones near x = 0.5, bad ones on the flat family."""
     out = []
     for i in range(n):
         if i % 2 == 0:
             params: dict[str, object] = {"x": 0.4 + 0.02 * i / n, "k": 1}
-            out.append(PastTrial(i, "quad", params, TrialState.COMPLETE, _objective("quad", params)))
+            out.append(TrialResult(i, "", "quad", params, TrialState.COMPLETE, _objective("quad", params)))
         else:
             params = {"y": 0.9, "c": "q"}
-            out.append(PastTrial(i, "flat", params, TrialState.COMPLETE, _objective("flat", params)))
-    out.append(PastTrial(n, "flat", {"y": 0.1, "c": "p"}, TrialState.FAILED))
-    out.append(PastTrial(n + 1, "quad", {"x": 1.0, "k": 2}, TrialState.KILLED))  # never told
+            out.append(TrialResult(i, "", "flat", params, TrialState.COMPLETE, _objective("flat", params)))
+    out.append(TrialResult(n, "", "flat", {"y": 0.1, "c": "p"}, TrialState.FAILED))
+    out.append(TrialResult(n + 1, "", "quad", {"x": 1.0, "k": 2}, TrialState.KILLED))  # never told
     return out
 
 
@@ -185,9 +185,9 @@ def test_every_algorithm_accepts_past_trials(name: str) -> None:
 def test_past_trials_must_fit_the_space() -> None:
     s = make_searcher("optuna.tpe", SPACE, Direction.MINIMIZE, seed=1)
     with pytest.raises(SpecError, match=r"'x'.*outside"):
-        s.add_past([PastTrial(0, "quad", {"x": 5.0, "k": 1}, TrialState.COMPLETE, 1.0)])
+        s.add_past([TrialResult(0, "", "quad", {"x": 5.0, "k": 1}, TrialState.COMPLETE, 1.0)])
     with pytest.raises(SpecError, match=r"'gbm' is not in this search space"):
-        s.add_past([PastTrial(0, "gbm", {"x": 0.0}, TrialState.COMPLETE, 1.0)])
+        s.add_past([TrialResult(0, "", "gbm", {"x": 0.0}, TrialState.COMPLETE, 1.0)])
 
 
 def test_params_read_back_from_mlflow_strings_are_typed() -> None:

@@ -1,5 +1,5 @@
 """The ``sparksweep`` command line: ``run``, ``resume``, ``demo``, ``score``, ``champion show|promote|rollback|history``
-and ``bench``, one module per command group (the terminal's progress display in ``_progress``).
+``report`` and ``bench``, one module per command group (the terminal's progress display in ``_progress``).
 
 Example:
     $ sparksweep run examples/churn.yaml --n-trials 8
@@ -13,6 +13,7 @@ import click
 from sparksweep.cli._bench import bench
 from sparksweep.cli._champion import champion
 from sparksweep.cli._common import SparkSweepGroup
+from sparksweep.cli._report import report
 from sparksweep.cli._run import demo, resume, run
 from sparksweep.cli._run import print_summary as _print_summary  # noqa: F401 (tests/search/test_finalists.py)
 from sparksweep.cli._score import score
@@ -26,5 +27,5 @@ def main() -> None:
     """sparksweep: hyperparameter sweeps across model families on Spark, tracked in MLflow."""
 
 
-for _command in (run, resume, score, champion, bench, demo):
+for _command in (run, resume, score, champion, report, bench, demo):
     main.add_command(_command)

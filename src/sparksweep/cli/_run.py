@@ -69,6 +69,10 @@ def print_summary(result: SweepResult) -> None:
     server = result.tracking_uri.startswith(("http://", "https://"))
     ui = result.tracking_uri if server else f"mlflow ui --backend-store-uri {result.tracking_uri}"
     click.echo(f"\nMLflow UI: {ui}  (experiment {result.experiment_id}, parent run {result.sweep_run_id})")
+    from sparksweep.figures import run_link  # UI links open the model-training view
+
+    link = run_link(result.experiment_id, result.sweep_run_id, result.tracking_uri if server else None)
+    click.echo(f"  the sweep's run: {link}" + ("" if server else " (after the UI's address)"))
 
 
 def _display(spec: SweepSpec) -> ProgressDisplay:

@@ -9,8 +9,7 @@ import click
 from sparksweep.cli._common import quiet_libraries
 
 if TYPE_CHECKING:
-    from sparksweep.scoring import ScoreReport
-    from sparksweep.scoring.batch import Udf
+    from sparksweep.scoring import ScoreReport, Udf
 
 __all__ = ["score", "score_model"]
 

@@ -3,6 +3,7 @@ target's encoding, warnings about suspected leaks, the train / valid / test spli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sparksweep.data._categories import _as_text, _categories_of, encode_categories
+from sparksweep.data._checks import check_table, split_or_explain
 from sparksweep.data._spec import DataSpec
 from sparksweep.data._types import Dataset, TrainingData
 from sparksweep.errors import DataError, DataWarning
@@ -278,6 +280,7 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     ``spec.split_seed``, so every sweep over the same data holds out the same test rows (the champion gate compares
     models on them).
     """
+    check_table(df, spec.target, [*spec.drop, *([spec.weight_column] if spec.weight_column else [])])
     features, categorical = _column_kinds(df, spec)
     y_raw = df[spec.target]
     _check_target(y_raw)
@@ -294,7 +297,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     _warn_on_leaks(raw, y, task, categorical)
     encoded = encode_categories(raw, categories)
 
-    train, valid, test = _split(y, spec, stratify=classes is not None)
+    split = functools.partial(_split, y, spec, stratify=classes is not None)
+    train, valid, test = split_or_explain(split, spec.target, y) if classes is not None else split()
     w_train = None if weights is None else weights[train]
     if spec.class_weight == "balanced" and classes is not None:
         balanced = _class_weights(y[train], len(classes))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sparksweep._spark import get_spark, task_slots
 from sparksweep.executors._base import BaseExecutor
+from sparksweep.executors._cluster import check_executors
 from sparksweep.executors._local import LocalExecutor
 from sparksweep.executors._pool import SparkPoolExecutor
-from sparksweep.executors._spark import SparkExecutor, check_executors
+from sparksweep.executors._spark import SparkExecutor
 
 __all__ = [
     "BaseExecutor",

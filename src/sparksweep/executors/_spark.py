@@ -1,27 +1,20 @@
 """Trials as Spark tasks: one single-task job per trial, each in its own job group (so it can be cancelled).
 
-Data reaches the executors as a broadcast variable, loaded once per Python worker process (the worker caches it by
-the data's fingerprint), so trials never re-read or re-ship it, and executors need no filesystem shared with the
-driver. On a cluster the executor pool is checked once per Spark application: every executor's Python must import
-sparksweep (a clear error says so when one cannot), and parallelism defaults to the task slots the executors offer.
+The slots, the thread budget, the executors' check and the data broadcast are shared with the pool executor
+(:mod:`sparksweep.executors._cluster`). A trial whose Spark job fails (its Python worker killed, say) is reported
+in a sentence; Spark's stack trace goes with it and is kept as the run's ``error.txt``.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import threading
 import uuid
-import warnings
-from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sparksweep._spark import current_slots, dynamic_allocation, spark_setting, task_slots
-from sparksweep._version import __version__
-from sparksweep.errors import DependencyError, SparkSweepWarning
+from sparksweep.errors import TrialError, TrialLostError
 from sparksweep.executors._base import BaseExecutor
+from sparksweep.executors._cluster import BroadcastData, broadcast_data, plan_slots
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -30,94 +23,34 @@ if TYPE_CHECKING:
     from sparksweep.trial import TrialResult
     from sparksweep.worker import TrialTask
 
-__all__ = ["BroadcastData", "SparkExecutor", "check_executors"]
+__all__ = ["SparkExecutor", "job_failure"]
 
-
-_CHECKED_APPS: set[str] = set()
-
-
-def _probe_job(spark: SparkSession, n_tasks: int) -> list[tuple[str, str, str, str]]:
-    """Run ``n_tasks`` tiny tasks that report (host, python, sparksweep version or "", import error or "")."""
-
-    # Defined inside this function so cloudpickle ships it by value: a worker without sparksweep can still run it.
-    def probe(rows: Iterable[int]) -> Iterator[tuple[str, str, str, str]]:
-        import socket
-        import sys as worker_sys
-
-        for _ in rows:  # read to the end, or Spark does not reuse this Python worker for the sweep's trials
-            pass
-
-        host = socket.gethostname()
-        try:  # by name: the probe checks the worker's own sparksweep, not a dependency of this module
-            worker_sparksweep = importlib.import_module("sparksweep")
-        except Exception as exc:
-            yield host, worker_sys.executable, "", f"{type(exc).__name__}: {exc}"
-        else:
-            yield host, worker_sys.executable, str(worker_sparksweep.__version__), ""
-
-    sc = spark.sparkContext
-    sc.setJobGroup("sparksweep-check-executors", "sparksweep: check that executors can import sparksweep")
-    try:
-        return sc.parallelize(range(n_tasks), n_tasks).mapPartitions(probe).collect()
-    finally:  # the caller's later jobs are not part of this group
-        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
-            sc.setLocalProperty(key, None)  # type: ignore[arg-type]
-
-
-def check_executors(spark: SparkSession, n_tasks: int = 2) -> None:
-    """Check, once per Spark application, that executors can import sparksweep in their Python.
-
-    Raises:
-        DependencyError: an executor's Python lacks sparksweep (or cannot be started), with how to fix it.
-    """
-    app = str(spark.sparkContext.applicationId)
-    if app in _CHECKED_APPS:
-        return
-    python = os.environ.get("PYSPARK_PYTHON", "python3")
-    fix = (
-        "Executors need the driver's Python environment: install sparksweep and its dependencies into the "
-        "same path on every worker (a shared venv), or pack the environment and ship it with spark.archives "
-        "and PYSPARK_PYTHON=./environment/bin/python (see the README, 'Cluster mode')"
-    )
-    try:
-        reports = _probe_job(spark, max(1, n_tasks))
-    except Exception as exc:  # a Py4JJavaError: the executors could not even start a Python worker
-        cause = str(exc).strip().splitlines()
-        detail = next((line for line in cause if "Error" in line or "Cannot run" in line), cause[0] if cause else "")
-        raise DependencyError(
-            f"the Spark executors on {spark.sparkContext.master} could not run Python {python!r}: {detail[:300]}. "
-            + fix
-        ) from exc
-    missing = sorted({(host, exe, err) for host, exe, _, err in reports if err})
-    if missing:
-        where = "; ".join(f"on {host} ({exe}): {err}" for host, exe, err in missing)
-        raise DependencyError(f"sparksweep cannot be imported on the Spark executors {where}. {fix}")
-    versions = {version for _, _, version, _ in reports}
-    if versions != {__version__}:
-        warnings.warn(
-            f"the executors run sparksweep {sorted(versions)} but the driver runs {__version__}; "
-            "install the same version everywhere",
-            SparkSweepWarning,
-            stacklevel=2,
-        )
-    _CHECKED_APPS.add(app)
-
-
-@dataclass(frozen=True)
-class BroadcastData:
-    """A data handle backed by a Spark broadcast variable."""
-
-    fingerprint: str
-    broadcast: Any
-
-    def load(self) -> TrainingData:
-        return self.broadcast.value  # type: ignore[no-any-return]
+_CRASHED = "Python worker exited unexpectedly"
 
 
 def _run_in_task(task: TrialTask) -> Any:
     from sparksweep.worker import run_trial
 
     return run_trial(task)
+
+
+def job_failure(number: int, exc: BaseException) -> TrialLostError:
+    """What the failed Spark job of trial ``number`` means, in a sentence; Spark's trace kept as its ``detail``.
+
+    Spark does not tell which signal ended a Python worker, so a killed one reads "exited unexpectedly".
+    """
+    text = str(exc)
+    detail = f"{type(exc).__name__}: {text}"
+    if _CRASHED in text:
+        why = (
+            f"the Python worker running trial {number} exited unexpectedly (killed, e.g. by the out-of-memory "
+            "killer, or crashed); Spark's trace is the run's error.txt"
+        )
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("\tat ")]
+        cause = next((line for line in lines if "Exception:" in line or "Error:" in line), lines[0] if lines else "")
+        why = f"the Spark job running trial {number} failed: {cause[:300]}; Spark's trace is the run's error.txt"
+    return TrialLostError(why, detail=detail)
 
 
 class SparkExecutor(BaseExecutor):
@@ -131,40 +64,27 @@ class SparkExecutor(BaseExecutor):
 
     def __init__(self, spark: SparkSession, parallelism: int | None = None, *, check: bool = True) -> None:
         self.spark = spark
-        sc = spark.sparkContext
-        self._task_cpus = int(spark_setting(sc, "spark.task.cpus", "1"))
-        self.task_slots = task_slots(spark)
-        if check:
-            check_executors(spark, self.task_slots)
-            self.task_slots = max(self.task_slots, current_slots(spark))  # executors that joined meanwhile
-        self._parallelism = parallelism or self.task_slots
-        if self._parallelism > self.task_slots and not dynamic_allocation(spark):
-            warnings.warn(
-                f"parallelism {self._parallelism} is more than the {self.task_slots} task slot(s) of the executors "
-                f"on {sc.master} (their cores / spark.task.cpus={self._task_cpus}): the extra trials wait in "
-                "Spark's queue while the search algorithm proposes them with less information. Lower "
-                "search.parallelism, or add executors",
-                SparkSweepWarning,
-                stacklevel=2,
-            )
-        self._pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="sparksweep-trial")
+        self._plan = plan_slots(spark, parallelism, check=check)
+        self.task_slots = self._plan.task_slots
+        self._pool = ThreadPoolExecutor(max_workers=self._plan.parallelism, thread_name_prefix="sparksweep-trial")
         self._sweep_id = uuid.uuid4().hex[:8]
         self._groups: set[str] = set()
         self._lock = threading.Lock()
         self._broadcasts: list[Any] = []
+        self._closed = False
 
     @property
     def slots(self) -> int:
-        return self._parallelism
+        return self._plan.parallelism
 
     @property
     def cores_per_trial(self) -> int:
-        return self._task_cpus
+        return self._plan.cores_per_trial
 
     def share(self, data: TrainingData) -> BroadcastData:
-        bc = self.spark.sparkContext.broadcast(data)
-        self._broadcasts.append(bc)
-        return BroadcastData(fingerprint=data.fingerprint, broadcast=bc)
+        handle = broadcast_data(self.spark, data)
+        self._broadcasts.append(handle.broadcast)
+        return handle
 
     def _group(self, number: int) -> str:
         return f"sparksweep-{self._sweep_id}-trial-{number}"
@@ -179,11 +99,15 @@ class SparkExecutor(BaseExecutor):
             # The task is captured in the closure (not the RDD data) so that its broadcast is shipped with it.
             results = sc.parallelize([0], 1).map(lambda _: _run_in_task(task)).collect()
             return results[0]  # type: ignore[no-any-return]
+        except Exception as exc:  # a Py4JJavaError: its message is a Java stack trace
+            raise job_failure(task.number, exc) from exc
         finally:
             with self._lock:
                 self._groups.discard(group)
 
     def submit(self, task: TrialTask) -> Future[TrialResult]:
+        if self._closed:
+            raise TrialError("this SparkExecutor was shut down; create a new one for another sweep")
         return self._pool.submit(self._run_job, task)
 
     def cancel_all(self) -> None:
@@ -205,6 +129,7 @@ class SparkExecutor(BaseExecutor):
             self.spark.sparkContext.cancelJobGroup(group)
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True)
         for bc in self._broadcasts:
             bc.unpersist()

@@ -7,7 +7,9 @@ or by a package that names it under the ``sparksweep.families`` entry point grou
     [project.entry-points."sparksweep.families"]
     my_ridge = "my_package.families:RidgeFamily"
 
-Entry points are read the first time a sweep names a family that is not registered yet.
+Entry points are read the first time a sweep names a family that is not registered yet. A fitted model (or a
+weighted ensemble of them) is logged to MLflow as a self-contained pyfunc model with :func:`log_fitted_model` and
+:func:`log_ensemble_model`.
 
 Example:
     >>> get_family("lightgbm").tasks == frozenset({"binary", "multiclass", "regression"})
@@ -20,7 +22,8 @@ from importlib import metadata
 
 from sparksweep.errors import SpecError
 from sparksweep.models._base import BaseModelFamily, SavedModel
-from sparksweep.models._mlflow import log_ensemble_model, log_fitted_model
+from sparksweep.models._mlflow import PYFUNC_MODEL_FILE, log_ensemble_model, log_fitted_model, pip_requirements
+from sparksweep.models._skops import refused_types
 from sparksweep.models.lightgbm import LightGBMFamily
 from sparksweep.models.sklearn import (
     ExtraTreesFamily,
@@ -37,12 +40,15 @@ from sparksweep.models.xgboost import XGBoostFamily
 __all__ = [
     "ENTRY_POINT_GROUP",
     "FAMILIES",
+    "PYFUNC_MODEL_FILE",
     "BaseModelFamily",
     "SavedModel",
     "get_family",
     "load_entry_point_families",
     "log_ensemble_model",
     "log_fitted_model",
+    "pip_requirements",
+    "refused_types",
     "register_family",
 ]
 

@@ -44,3 +44,16 @@ def dump(obj: Any, path: Path) -> None:
         state["protocol"] = context.protocol
         state["_skops_version"] = skops.__version__
         zip_file.writestr("schema.json", json.dumps(state))
+
+
+def refused_types(untrusted: list[str]) -> list[str]:
+    """The types among skops' untrusted ones that sparksweep refuses to load: the rule the logged model applies
+    when it loads itself (``pyfunc_model.py``, which imports nothing from sparksweep), checked before loading too.
+
+    Example:
+        >>> refused_types(["sklearn.linear_model._logistic.LogisticRegression", "builtins.eval"])
+        ['builtins.eval']
+    """
+    from sparksweep.models.pyfunc_model import refused_types as rule
+
+    return rule(untrusted)

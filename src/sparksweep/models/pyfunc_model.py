@@ -33,13 +33,40 @@ _TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.",
 # HistGradientBoosting's categorical preprocessor holds functools.partial(sklearn.utils.validation.check_array, ...);
 # the wrapped function is listed (and checked) on its own, so the partial adds no reach beyond the trusted modules.
 _TRUSTED_TYPES = ("functools.partial",)
+# A skops file names each object's type, and skops constructs it by calling that name (``module.name(*args)``), so
+# a name in a trusted module is trusted only if it is a class: a function such as ``builtins.eval`` or ``numpy.load``
+# would be called with the file's arguments. The functions fitted models really hold are listed; a class whose
+# constructor writes files is refused.
+_TRUSTED_FUNCTIONS = ("sklearn.utils.validation.check_array",)
+_REFUSED_CLASSES = ("numpy.memmap",)
+
+
+def _trusted(name: str) -> bool:
+    import importlib
+
+    if name in _TRUSTED_TYPES or name in _TRUSTED_FUNCTIONS:
+        return True
+    if not name.startswith(_TRUSTED_MODULES) or name in _REFUSED_CLASSES:
+        return False
+    module, _, attr = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(obj, type)
+
+
+def refused_types(untrusted: list[str]) -> list[str]:
+    """The names among skops' ``get_untrusted_types`` that sparksweep does not trust (only classes of the trusted
+    libraries, and the few functions fitted models hold, are)."""
+    return [name for name in untrusted if not _trusted(name)]
 
 
 def _load_skops(path: str) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    refused = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES) and t not in _TRUSTED_TYPES]
+    refused = refused_types(untrusted)
     if refused:
         raise ValueError(f"refusing to load {path}: it holds types outside the trusted libraries: {refused}")
     return sio.load(path, trusted=untrusted)

@@ -11,8 +11,7 @@ import numpy as np
 
 from sparksweep.registry._aliases import CHAMPION, version_model_uri
 from sparksweep.registry._gate import GateResult, judge
-from sparksweep.scoring.batch import load_model
-from sparksweep.scoring.schema import match_columns, model_input_types, pandas_column_types
+from sparksweep.scoring import load_model, match_columns, model_input_types, pandas_column_types
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -45,6 +44,8 @@ class ChampionDecision:
     threshold_scores: dict[str, float] = field(default_factory=dict)
     schema_changed: bool = False
     refit: bool = False
+    gains: npt.NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
+    """The gate's bootstrap resamples of the gain (None without ``confidence``): what the gate's figure draws."""
 
     def tags(self) -> dict[str, str]:
         """The decision as tags (for the model version and the sweep's parent run)."""
@@ -98,6 +99,7 @@ def decision_from_gate(
         threshold_scores=gate.threshold_scores,
         schema_changed=schema_changed,
         refit=refit,
+        gains=gate.gains,
     )
 
 

@@ -47,6 +47,8 @@ class GateResult:
     """The bootstrap interval of ``gain``: the one-sided lower bound at ``confidence`` and the matching upper bound."""
     threshold_scores: dict[str, float] = field(default_factory=dict)
     failed_thresholds: list[str] = field(default_factory=list)
+    gains: npt.NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
+    """The paired bootstrap's resampled gains behind ``interval`` (None without ``confidence``): the gate's figure."""
 
 
 def _resample(y: npt.NDArray[np.generic], rng: np.random.Generator, stratify: bool) -> npt.NDArray[np.int64]:
@@ -156,6 +158,7 @@ def judge(
         f"needed > 0 and >= {needed:g}"
     )
     interval: tuple[float, float] | None = None
+    gains: npt.NDArray[np.float64] | None = None
     if spec.confidence is not None:
         gains = paired_bootstrap(
             metric,
@@ -184,4 +187,5 @@ def judge(
         interval=interval,
         threshold_scores=threshold_scores,
         failed_thresholds=failed,
+        gains=gains,
     )

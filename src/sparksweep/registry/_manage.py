@@ -23,7 +23,7 @@ from sparksweep.registry._decision import ChampionDecision, decision_from_gate, 
 from sparksweep.registry._gate import GateResult
 from sparksweep.registry._history import PromotionEvent, read_history, record_event
 from sparksweep.registry._lease import registry_lease
-from sparksweep.scoring.batch import load_model
+from sparksweep.scoring import load_model
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -15,7 +15,7 @@ from sparksweep.registry._aliases import CHALLENGER, CHAMPION, alias_version, cr
 from sparksweep.registry._decision import ChampionDecision, decision_from_gate, gate_candidate, predict
 from sparksweep.registry._history import PromotionEvent
 from sparksweep.registry._lease import registry_lease
-from sparksweep.scoring.batch import load_model, resolve_model_uri
+from sparksweep.scoring import load_model, resolve_model_uri
 from sparksweep.spec import check_unity_catalog
 
 if TYPE_CHECKING:

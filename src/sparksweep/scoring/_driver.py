@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparksweep.scoring._models import downloaded_model, resolve_model_uri
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -52,7 +54,6 @@ def _load_and_ship(spark: SparkSession, source: str, tracking_uri: str | None) -
     import mlflow
 
     from sparksweep.scoring._udf import ship_model
-    from sparksweep.scoring.batch import downloaded_model
 
     with downloaded_model(source, tracking_uri) as local:
         return mlflow.pyfunc.load_model(local), ship_model(spark, local)
@@ -60,8 +61,6 @@ def _load_and_ship(spark: SparkSession, source: str, tracking_uri: str | None) -
 
 def scoring_model(spark: SparkSession, model_uri: str, tracking_uri: str | None) -> ScoringModel:
     """The model at ``model_uri`` loaded and shipped to ``spark``'s executors, from the cache when it is there."""
-    from sparksweep.scoring.batch import resolve_model_uri
-
     if Path(model_uri).exists():
         model, shipped = _load_and_ship(spark, model_uri, tracking_uri)
         return ScoringModel(model, shipped, cached=False)

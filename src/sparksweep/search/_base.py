@@ -9,7 +9,7 @@ from typing import Any
 from sparksweep.errors import SpecError
 from sparksweep.metrics import Direction
 from sparksweep.space import SearchSpace
-from sparksweep.trial import PastTrial, Proposal, TrialState
+from sparksweep.trial import Proposal, TrialResult, TrialState
 
 __all__ = ["BaseSearcher"]
 
@@ -42,7 +42,7 @@ class BaseSearcher(abc.ABC):
         """Report the outcome of a proposal: its metric value when ``state`` is COMPLETE, else None."""
 
     @abc.abstractmethod
-    def add_past(self, trials: Sequence[PastTrial]) -> None:
+    def add_past(self, trials: Sequence[TrialResult]) -> None:
         """Learn from trials run before this searcher existed (a resumed sweep's, or a warm start's).
 
         Their parameters must fit the space (:meth:`SearchSpace.check`); killed trials are not told.

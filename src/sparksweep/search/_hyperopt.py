@@ -21,7 +21,7 @@ from sparksweep.errors import DependencyError, SpecError
 from sparksweep.metrics import Direction
 from sparksweep.search._base import BaseSearcher
 from sparksweep.space import FAMILY_PARAM, SearchSpace
-from sparksweep.trial import PastTrial, Proposal, TrialState
+from sparksweep.trial import Proposal, TrialResult, TrialState
 
 __all__ = ["ALGOS", "HyperoptSearcher"]
 
@@ -160,7 +160,7 @@ class HyperoptSearcher(BaseSearcher):
         self._trials.refresh()
         self._docs.pop(tid, None)
 
-    def add_past(self, trials: Sequence[PastTrial]) -> None:
+    def add_past(self, trials: Sequence[TrialResult]) -> None:
         hyperopt = require("hyperopt", "Hyperopt search algorithms")
         told = [t for t in sorted(trials, key=lambda t: t.number) if t.state is not TrialState.KILLED]
         if not told:

@@ -12,7 +12,7 @@ from sparksweep.errors import DependencyError, SpecError
 from sparksweep.metrics import Direction
 from sparksweep.search._base import BaseSearcher
 from sparksweep.space import FAMILY_PARAM, SearchSpace
-from sparksweep.trial import PastTrial, Proposal, TrialState
+from sparksweep.trial import Proposal, TrialResult, TrialState
 
 if TYPE_CHECKING:
     import optuna
@@ -166,7 +166,7 @@ class OptunaSearcher(BaseSearcher):
             else:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
-    def add_past(self, trials: Sequence[PastTrial]) -> None:
+    def add_past(self, trials: Sequence[TrialResult]) -> None:
         optuna = require("optuna", "Optuna search algorithms")
         states = {
             TrialState.COMPLETE: optuna.trial.TrialState.COMPLETE,

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from sparksweep.data import DataSpec
+from sparksweep.spec._checks import check_family_params
 from sparksweep.spec._register import RegisterSpec, Threshold
 from sparksweep.spec._search import PRUNERS, ParamSpec, SearchSpec
 from sparksweep.spec._sweep import SparkSpec, SweepSpec, Task, load_spec, validate_spec
@@ -38,6 +39,7 @@ __all__ = [
     "Task",
     "Threshold",
     "TrackingSpec",
+    "check_family_params",
     "check_unity_catalog",
     "load_spec",
     "read_yaml",

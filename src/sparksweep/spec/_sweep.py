@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sparksweep._pydantic import StrictModel, format_errors
 from sparksweep.data import DataSpec
 from sparksweep.errors import SpecError
+from sparksweep.spec._checks import check_raw, check_values
 from sparksweep.spec._register import RegisterSpec
 from sparksweep.spec._search import SearchSpec
 from sparksweep.spec._tracking import TrackingSpec
@@ -152,10 +153,13 @@ def validate_spec(raw: Any, source: str = "the sweep spec") -> SweepSpec:
     """Validate a mapping as a :class:`SweepSpec`, raising :class:`SpecError` with one line per bad field."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source} must be a mapping of keys to values, got {type(raw).__name__}")
+    check_raw(raw, source, SweepSpec)
     try:
-        return SweepSpec.model_validate(raw)
+        spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(format_errors(exc, source)) from None
+    check_values(spec, source)
+    return spec
 
 
 def load_spec(path: str | Path) -> SweepSpec:

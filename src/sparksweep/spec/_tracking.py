@@ -31,6 +31,11 @@ class TrackingSpec(StrictModel):
         "the estimator's settings only.",
     )
     log_models: bool = Field(default=True, description="Log each trial's fitted model.")
+    figures: bool = Field(
+        default=True,
+        description="Draw the sweep's figures and report.html on its parent run, and the champion's on its run, "
+        "once after the trials (never per trial); false: none (`sparksweep report` draws them later).",
+    )
 
     @field_validator("autolog", mode="before")
     @classmethod

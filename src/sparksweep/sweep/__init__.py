@@ -8,11 +8,12 @@ Example:
 
 from __future__ import annotations
 
-from sparksweep.sweep._engine import SweepProgress, SweepResult, build_space, resume_sweep, run_sweep
+from sparksweep.sweep._api import OBJECTIVE_FAMILY, optimize, resume_sweep, run_sweep
 from sparksweep.sweep._ensemble import Ensemble
 from sparksweep.sweep._finalists import Finalist
-from sparksweep.sweep._objective import OBJECTIVE_FAMILY, optimize
 from sparksweep.sweep._promote import gate_inputs, promote_champion
+from sparksweep.sweep._result import SweepProgress, SweepResult
+from sparksweep.sweep._space import build_space
 
 __all__ = [
     "OBJECTIVE_FAMILY",

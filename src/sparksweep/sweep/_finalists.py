@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sparksweep.metrics import Direction
+from sparksweep.sweep._ranking import ranked
 from sparksweep.trial import TrialResult, TrialState
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "HANDOVER",
     "RESCORE_SEED_OFFSET",
     "Finalist",
+    "FinalistRound",
     "affordable",
     "choose_finalist",
     "finalist_time",
@@ -62,25 +64,23 @@ class Finalist:
 
 def _complete(trials: Sequence[TrialResult], direction: Direction) -> list[TrialResult]:
     """The completed trials, best first (ties: earlier first)."""
-    done = [t for t in trials if t.state is TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-    sign = -1.0 if direction is Direction.MAXIMIZE else 1.0
-    return sorted(done, key=lambda t: (sign * (t.value or 0.0), t.number))
+    by_number: list[TrialResult] = sorted(trials, key=lambda t: t.number)
+    return ranked(by_number, direction)
 
 
-def _standard_error(best: TrialResult, metric: str) -> float:
+def _standard_error(best: TrialResult) -> float:
     """The standard error of the best trial's CV mean: its fold-to-fold standard deviation over the root of its
     folds; infinite when the trial holds no fold scores (every completed trial is then within it)."""
-    folds = 0
-    while f"{metric}_fold_{folds}" in best.metrics:
-        folds += 1
-    sd = best.metrics.get(f"{metric}_cv_std")
-    if folds < 2 or sd is None or not math.isfinite(sd):
+    folds = best.fold_scores
+    if len(folds) < 2:
         return math.inf
-    return sd / math.sqrt(folds)
+    mean = sum(folds) / len(folds)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in folds) / len(folds))
+    return sd / math.sqrt(len(folds)) if math.isfinite(sd) else math.inf
 
 
 def pick_finalists(
-    trials: Sequence[TrialResult], direction: Direction, metric: str, n: int, *, diverse: bool = False
+    trials: Sequence[TrialResult], direction: Direction, n: int, *, diverse: bool = False
 ) -> list[TrialResult]:
     """Up to ``n`` completed trials to score again: those within one standard error of the best trial's CV score,
     the best of each family first (in the order of their scores), then the next best of any family. ``diverse`` (an
@@ -89,11 +89,11 @@ def pick_finalists(
     Example:
         >>> from sparksweep.trial import TrialResult, TrialState
         >>> def trial(number, family, value):
-        ...     metrics = {"rmse_fold_0": value - 1, "rmse_fold_1": value + 1, "rmse_cv_std": 2.0}
-        ...     return TrialResult(number, "", family, {}, TrialState.COMPLETE, value, metrics)
+        ...     folds = (value - 2, value + 2)
+        ...     return TrialResult(number, "", family, {}, TrialState.COMPLETE, value, fold_scores=folds)
         >>> trials = [trial(0, "lightgbm", 54.6), trial(1, "lightgbm", 54.7), trial(2, "sklearn.linear", 55.9),
         ...           trial(3, "xgboost", 58.0)]
-        >>> [t.number for t in pick_finalists(trials, Direction.MINIMIZE, "rmse", 2)]
+        >>> [t.number for t in pick_finalists(trials, Direction.MINIMIZE, 2)]
         [0, 2]
     """
     if n < 1:
@@ -102,7 +102,7 @@ def pick_finalists(
     if not ranked:
         return []
     best = ranked[0]
-    margin = _standard_error(best, metric)
+    margin = _standard_error(best)
     close = [t for t in ranked if abs((t.value or 0.0) - (best.value or 0.0)) <= margin]
     firsts: dict[str, TrialResult] = {}
     for trial in ranked if diverse else close:
@@ -143,3 +143,52 @@ def choose_finalist(finalists: Sequence[Finalist], direction: Direction) -> Fina
     order = {id(t): i for i, t in enumerate(_complete([f.trial for f in scored], direction))}
     sign = -1.0 if direction is Direction.MAXIMIZE else 1.0
     return min(scored, key=lambda f: (sign * (f.value or 0.0), order[id(f.trial)]))
+
+
+class FinalistRound:
+    """One sweep's finalists as its results come in: which trials they are now, the time kept back from the
+    timeout for them, and their re-scorings so far.
+
+    Args:
+        n: ``search.finalists``.
+        direction: The metric's direction.
+        slots: Trials the executor runs at once.
+        timeout: The sweep's timeout (None: no time is kept back, and every pick is affordable).
+        diverse: ``search.ensemble``: the best of each family first (see :func:`pick_finalists`).
+    """
+
+    def __init__(self, n: int, direction: Direction, slots: int, timeout: float | None, *, diverse: bool) -> None:
+        self.n, self.direction, self.slots, self.timeout, self.diverse = n, direction, slots, timeout, diverse
+        self.rescored: dict[int, Finalist] = {}
+        """The finalists dispatched so far, by trial number (their ``rescored`` is a placeholder until recorded)."""
+        self._reserve: tuple[int, float] = (-1, 0.0)
+
+    def now(self, results: Sequence[TrialResult]) -> list[TrialResult]:
+        """The finalists as ``results`` stand: :func:`pick_finalists`, as many as fit in a :data:`FINALISTS_SHARE`
+        of the timeout."""
+        picked = pick_finalists(results, self.direction, self.n, diverse=self.diverse)
+        if self.timeout is None:
+            return picked
+        return affordable(picked, self.slots, FINALISTS_SHARE * self.timeout, diverse=self.diverse)
+
+    def reserve(self, results: Sequence[TrialResult]) -> float:
+        """Seconds kept back from the timeout for the finalists (see :func:`finalist_time`)."""
+        if self._reserve[0] != len(results):
+            self._reserve = (len(results), finalist_time(self.now(results), self.slots, diverse=self.diverse))
+        return self._reserve[1]
+
+    def undispatched(self, results: Sequence[TrialResult]) -> list[TrialResult]:
+        """The finalists as ``results`` stand that are not being (or have not been) scored again yet."""
+        return [t for t in self.now(results) if t.number not in self.rescored]
+
+    def dispatched(self, trial: TrialResult) -> None:
+        pending = TrialResult(trial.number, "", trial.family, trial.params, TrialState.RUNNING)
+        self.rescored[trial.number] = Finalist(trial, pending)
+
+    def record(self, trial: TrialResult, rescored: TrialResult) -> None:
+        self.rescored[trial.number] = Finalist(trial, rescored)
+
+    def finalists(self) -> list[Finalist]:
+        """The finalists scored again (or not, if that failed or ran out of time), best search score first."""
+        sign = -1.0 if self.direction is Direction.MAXIMIZE else 1.0
+        return sorted(self.rescored.values(), key=lambda f: (sign * (f.trial.value or 0.0), f.trial.number))

@@ -32,7 +32,7 @@ from sparksweep.tracking._names import (
     TAG_SWEEP_RUN,
     TAG_TRIAL_NUMBER,
 )
-from sparksweep.tracking._read import RecordedTrial, read_spec_yaml, read_sweep_run, read_trials
+from sparksweep.tracking._read import child_runs, read_spec_yaml, read_sweep_run, read_trials
 from sparksweep.tracking._retry import RetryPolicy, is_transient
 from sparksweep.tracking._runs import TrialRunSpec
 from sparksweep.tracking._tracker import SweepTracker
@@ -69,12 +69,12 @@ __all__ = [
     "UNITY_CATALOG",
     "AutologMode",
     "EstimatorRecord",
-    "RecordedTrial",
     "RetryPolicy",
     "SweepTracker",
     "TrialRunSpec",
     "artifact_location",
     "autolog_mode",
+    "child_runs",
     "configure_mlflow_autolog",
     "estimator_record",
     "is_transient",

@@ -1,18 +1,14 @@
-"""Reading a sweep back from MLflow: its parent run, its recorded file and its trials (resume, warm start)."""
+"""Reading a sweep back from MLflow: its parent run, its recorded file and its trials as :class:`TrialResult`
+(resume, warm start); the only place that parses the fold scores back out of their metric names."""
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import SpecError
 from sparksweep.space import FAMILY_PARAM
-from sparksweep.trial import PastTrial, TrialResult, TrialState
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
 from sparksweep.tracking._names import (
     _PARAM_LIMIT,
     SPEC_ARTIFACT,
@@ -25,62 +21,16 @@ from sparksweep.tracking._names import (
     TAG_STATE,
     TAG_TRIAL_NUMBER,
 )
+from sparksweep.trial import TrialResult, TrialState
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from sparksweep.space import SearchSpace
 
 
 def _param_text(value: Any) -> str:
     return str(value)[:_PARAM_LIMIT]
-
-
-@dataclass(frozen=True)
-class RecordedTrial:
-    """A trial's child run as MLflow holds it: what resume and warm start read back."""
-
-    run_id: str
-    number: int
-    family: str
-    params: dict[str, str]
-    """The searched hyperparameters (strings, as MLflow stores params); autologged settings are left out."""
-    state: TrialState
-    value: float | None
-    model_uri: str | None
-    started: float
-    ended: float | None
-    error: str | None
-    lost: bool = False
-    """It died with its driver (or was still RUNNING when read): not counted in the budget on resume."""
-    intermediate: dict[int, float] = field(default_factory=dict)
-    """Its per-round validation scores (``valid_<metric>``), read only when a pruner needs them."""
-
-    @property
-    def described(self) -> bool:
-        """Whether its family and hyperparameters were recorded: a worker that died between creating the run and
-        logging its params leaves a run with neither, which tells a search algorithm nothing."""
-        return bool(self.family)
-
-    def to_past(self, space: Any) -> PastTrial:
-        """Typed by ``space`` (:meth:`SearchSpace.check` raises when the trial does not fit it)."""
-        return PastTrial(
-            number=self.number,
-            family=self.family,
-            params=space.check(self.family, self.params),
-            state=self.state,
-            value=self.value,
-            run_id=self.run_id,
-        )
-
-    def to_result(self, space: Any) -> TrialResult:
-        return TrialResult(
-            number=self.number,
-            run_id=self.run_id,
-            family=self.family,
-            params=space.check(self.family, self.params) if self.described else {},
-            state=self.state,
-            value=self.value,
-            error=self.error,
-            model_uri=self.model_uri,
-            duration=0.0 if self.ended is None else self.ended - self.started,
-            intermediate=dict(self.intermediate),
-        )
 
 
 def read_sweep_run(client: MlflowClient, run_id: str) -> Any:
@@ -128,50 +78,84 @@ def _trial_state(run: Any) -> TrialState:
     return TrialState.RUNNING
 
 
-def read_trials(
-    client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str, *, curves: bool = False
-) -> list[RecordedTrial]:
-    """Every child run of the sweep ``parent_run_id``, by trial number (with their per-round scores if ``curves``)."""
+def child_runs(client: MlflowClient, experiment_id: str, parent_run_id: str, *, kind: str | None = None) -> list[Any]:
+    """Every child run of ``parent_run_id`` (deleted ones too), page by page; with ``kind``, only those whose
+    ``sparksweep.kind`` tag is ``kind`` (e.g. ``rescore``)."""
     from mlflow.entities import ViewType
 
+    where = f"tags.`{TAG_PARENT}` = '{parent_run_id}'" + ("" if kind is None else f" and tags.`{TAG_KIND}` = '{kind}'")
     runs: list[Any] = []
     token = None
     while True:
         page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{TAG_PARENT}` = '{parent_run_id}'",
-            run_view_type=ViewType.ALL,
-            max_results=1000,
-            page_token=token,
+            [experiment_id], filter_string=where, run_view_type=ViewType.ALL, max_results=1000, page_token=token
         )
         runs.extend(page)
         token = page.token
         if not token:
-            break
-    out = []
-    for run in runs:
-        tags = run.data.tags
-        if TAG_TRIAL_NUMBER not in tags:
-            continue
-        family = run.data.params.get(FAMILY_PARAM, "")
-        searched = tags.get(TAG_SEARCHED)
-        names = searched.split(",") if searched else [k for k in run.data.params if k != FAMILY_PARAM]
-        state = _trial_state(run)
-        value = run.data.metrics.get(metric) if state is TrialState.COMPLETE else None
-        out.append(
-            RecordedTrial(
-                run_id=run.info.run_id,
-                number=int(tags[TAG_TRIAL_NUMBER]),
-                family=family,
-                params={k: run.data.params[k] for k in names if k and k in run.data.params},
-                state=state,
-                value=value,
-                model_uri=tags.get(TAG_MODEL_URI),
-                started=(run.info.start_time or 0) / 1000,
-                ended=None if run.info.end_time is None else run.info.end_time / 1000,
-                error=tags.get(TAG_ERROR),
-                lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
-                intermediate=_curve(client, run, metric) if curves and state.is_finished else {},
-            )
-        )
+            return runs
+
+
+def read_trials(
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    metric: str,
+    *,
+    space: SearchSpace | None = None,
+    curves: bool = False,
+) -> list[TrialResult]:
+    """Every child run of the sweep ``parent_run_id`` as a trial, by trial number.
+
+    Args:
+        metric: The sweep's metric: a completed trial's value, its fold scores (``<metric>_fold_<i>``) and, with
+            ``curves``, its per-round scores (``valid_<metric>``) are read under its name.
+        space: Types the hyperparameters by this space (:meth:`SearchSpace.check`; a trial that does not fit it
+            raises :class:`SpecError` naming it); None leaves them the strings MLflow stores.
+        curves: Also read each finished trial's per-round scores (what a pruner learns from).
+    """
+    runs = child_runs(client, experiment_id, parent_run_id)
+    out = [_trial(client, run, metric, space, curves) for run in runs if TAG_TRIAL_NUMBER in run.data.tags]
     return sorted(out, key=lambda t: t.number)
+
+
+def _trial(client: MlflowClient, run: Any, metric: str, space: SearchSpace | None, curves: bool) -> TrialResult:
+    tags, metrics = run.data.tags, run.data.metrics
+    number = int(tags[TAG_TRIAL_NUMBER])
+    family = run.data.params.get(FAMILY_PARAM, "")
+    searched = tags.get(TAG_SEARCHED)
+    names = searched.split(",") if searched else [k for k in run.data.params if k != FAMILY_PARAM]
+    params: dict[str, Any] = {k: run.data.params[k] for k in names if k and k in run.data.params}
+    if space is not None:
+        try:
+            params = space.check(family, params) if family else {}
+        except SpecError as exc:
+            raise SpecError(
+                f"trial {number} of sweep {tags.get(TAG_PARENT)} does not fit this sweep's space: {exc}"
+            ) from None
+    state = _trial_state(run)
+    started = (run.info.start_time or 0) / 1000
+    return TrialResult(
+        number=number,
+        run_id=run.info.run_id,
+        family=family,
+        params=params,
+        state=state,
+        value=metrics.get(metric) if state is TrialState.COMPLETE else None,
+        duration=0.0 if run.info.end_time is None else run.info.end_time / 1000 - started,
+        error=tags.get(TAG_ERROR),
+        model_uri=tags.get(TAG_MODEL_URI),
+        intermediate=_curve(client, run, metric) if curves and state.is_finished else {},
+        fold_scores=_fold_scores(metrics, metric),
+        lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
+        started=started,
+        ended=None if run.info.end_time is None else run.info.end_time / 1000,
+    )
+
+
+def _fold_scores(metrics: dict[str, float], metric: str) -> tuple[float, ...]:
+    """The CV fold scores a trial's run holds as the metrics ``<metric>_fold_<i>``, in fold order."""
+    scores: list[float] = []
+    while f"{metric}_fold_{len(scores)}" in metrics:
+        scores.append(float(metrics[f"{metric}_fold_{len(scores)}"]))
+    return tuple(scores)

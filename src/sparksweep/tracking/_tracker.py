@@ -259,19 +259,25 @@ class SweepTracker:
         *,
         run_id: str | None = None,
         lost: bool = False,
+        detail: str | None = None,
     ) -> str:
         """Record a trial whose task never reported back, in its child run: ``run_id`` if known, else the run its
         worker created (looked up), else a new one (a trial lost before its worker created the run is recorded
         too). Returns the run id."""
         run_id = run_id or self.find_trial(number) or self.start_trial(number, family, params)
-        self.fail_trial(run_id, state, error, lost=lost)
+        self.fail_trial(run_id, state, error, lost=lost, detail=detail)
         return run_id
 
-    def fail_trial(self, run_id: str, state: TrialState, error: str, *, lost: bool = False) -> None:
+    def fail_trial(
+        self, run_id: str, state: TrialState, error: str, *, lost: bool = False, detail: str | None = None
+    ) -> None:
         """Record a trial that never reported back (its task was lost or cancelled).
 
         ``lost``: it died with its driver; it does not count towards the budget when the sweep resumes.
+        ``detail``: what its executor saw in full (e.g. Spark's stack trace), logged as the run's ``error.txt``.
         """
+        if detail is not None:
+            self._call("log the failed trial's trace", self.client.log_text, run_id, detail, "error.txt")
         self._call("tag the failed trial", self.client.set_tag, run_id, TAG_ERROR, error[-4000:])
         self._call("tag the failed trial", self.client.set_tag, run_id, TAG_STATE, STATE_LOST if lost else state.value)
         self._call("end the failed trial's run", self.client.set_terminated, run_id, status=state.mlflow_status)

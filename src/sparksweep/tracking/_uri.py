@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparksweep.errors import SpecError
+from sparksweep.tracking._lock import store_lock
 from sparksweep.tracking._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -92,13 +93,17 @@ def prepare_store(uri: str, retry: RetryPolicy | None = None) -> MlflowClient:
     """Create the tracking store in this process before any worker touches it (a new SQLite store migrates its
     schema on first use, and several processes doing that at once fail). For a server, this checks it answers.
 
-    A SQLite store is switched to write-ahead logging (:func:`use_wal`)."""
+    A SQLite store is switched to write-ahead logging (:func:`use_wal`), and created under a lock file beside it
+    (:func:`~sparksweep.tracking._lock.store_lock`), so sweeps started together on a new file do not migrate it at
+    once."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
-    if uri.startswith("sqlite:///"):
-        use_wal(uri[len("sqlite:///") :].split("?", 1)[0])
+    with store_lock(uri):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # a SQLite store is created (migrated) here
+        (retry or RetryPolicy()).call(f"reach the tracking store {uri}", client.search_experiments, max_results=1)
+        if uri.startswith("sqlite:///"):
+            client.search_registered_models(max_results=1)  # the registry's tables, created under the same lock
+            use_wal(uri[len("sqlite:///") :].split("?", 1)[0])
     _PREPARED.add(uri)
     return client
 
