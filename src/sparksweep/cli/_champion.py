@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sparksweep.cli._common import TRACKING_OPTION, registry_client
+from sparksweep.cli._common import REGISTRY_OPTION, TRACKING_OPTION, registry_client
 
 if TYPE_CHECKING:
     from sparksweep.registry import ChampionDecision
@@ -33,11 +33,12 @@ def champion() -> None:
 @champion.command("show")
 @click.argument("name")
 @TRACKING_OPTION
-def champion_show(name: str, tracking_uri: str | None) -> None:
+@REGISTRY_OPTION
+def champion_show(name: str, tracking_uri: str | None, registry_uri: str | None) -> None:
     """Show NAME's aliases and versions with their gate decisions and test scores."""
     from sparksweep.registry import show_champion
 
-    client, _ = registry_client(tracking_uri)
+    client, _, _ = registry_client(tracking_uri, registry_uri)
     view = show_champion(client, name)
     by_version: dict[str, list[str]] = {}
     for alias, version in view.aliases.items():
@@ -66,12 +67,17 @@ def champion_show(name: str, tracking_uri: str | None) -> None:
 @click.option("--sweep-file", type=click.Path(dir_okay=False, exists=True), help="Gate on this sweep's test rows.")
 @click.option("--force", is_flag=True, help="Promote without the gate (or against it).")
 @TRACKING_OPTION
-def champion_promote(name: str, version: str, sweep_file: str | None, force: bool, tracking_uri: str | None) -> None:
+@REGISTRY_OPTION
+def champion_promote(
+    name: str, version: str, sweep_file: str | None, force: bool, tracking_uri: str | None, registry_uri: str | None
+) -> None:
     """Make VERSION of NAME the champion, through the same gate as a sweep unless --force."""
     from sparksweep.sweep import promote_champion
 
-    client, uri = registry_client(tracking_uri)
-    decision = promote_champion(client, name, version, tracking_uri=uri, sweep_file=sweep_file, force=force)
+    client, uri, registry = registry_client(tracking_uri, registry_uri)
+    decision = promote_champion(
+        client, name, version, tracking_uri=uri, registry_uri=registry, sweep_file=sweep_file, force=force
+    )
     _echo_decision(decision)
     if not decision.promoted:
         sys.exit(1)
@@ -80,12 +86,13 @@ def champion_promote(name: str, version: str, sweep_file: str | None, force: boo
 @champion.command("rollback")
 @click.argument("name")
 @TRACKING_OPTION
-def champion_rollback(name: str, tracking_uri: str | None) -> None:
+@REGISTRY_OPTION
+def champion_rollback(name: str, tracking_uri: str | None, registry_uri: str | None) -> None:
     """Give @champion back to NAME's @previous version."""
     from sparksweep.registry import rollback_champion
 
-    client, _ = registry_client(tracking_uri)
-    event = rollback_champion(client, name)
+    client, _, registry = registry_client(tracking_uri, registry_uri)
+    event = rollback_champion(client, name, registry_uri=registry)
     stage = client.get_model_version(name, event.version).current_stage
     moved = f", stage {stage}" if stage in ("Staging", "Production") else ""
     click.echo(f"{name}: @champion is v{event.version} again (was v{event.replaced}){moved}")
@@ -94,11 +101,12 @@ def champion_rollback(name: str, tracking_uri: str | None) -> None:
 @champion.command("history")
 @click.argument("name")
 @TRACKING_OPTION
-def champion_history_command(name: str, tracking_uri: str | None) -> None:
+@REGISTRY_OPTION
+def champion_history_command(name: str, tracking_uri: str | None, registry_uri: str | None) -> None:
     """List NAME's champion changes: who replaced whom, when, how, by whom and with what scores."""
     from sparksweep.registry import champion_history
 
-    client, _ = registry_client(tracking_uri)
+    client, _, _ = registry_client(tracking_uri, registry_uri)
     events = champion_history(client, name)
     if not events:
         click.echo(f"{name} has no recorded champion changes")

@@ -1,5 +1,5 @@
 """What every command shares: the error handling of the command group, quieting the libraries' terminal output,
-and the ``--tracking-uri`` option with the registry client it opens."""
+and the ``--tracking-uri`` and ``--registry-uri`` options with the registry client they open."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ import click
 
 from sparksweep.errors import SparkSweepError
 
-__all__ = ["TRACKING_OPTION", "SparkSweepGroup", "quiet_libraries", "registry_client"]
+__all__ = [
+    "REGISTRY_HELP",
+    "REGISTRY_OPTION",
+    "TRACKING_OPTION",
+    "SparkSweepGroup",
+    "quiet_libraries",
+    "registry_client",
+]
 
 
 class _DropMessages(logging.Filter):
@@ -54,17 +61,24 @@ class SparkSweepGroup(click.Group):
             sys.exit(2)
 
 
-def registry_client(uri: str | None) -> tuple[Any, str]:
-    """An MLflow client of the tracking and registry store ``uri`` (default: from the environment), and its URI."""
+def registry_client(uri: str | None, registry: str | None = None) -> tuple[Any, str, str]:
+    """An MLflow client of the tracking store ``uri`` and the registry ``registry`` (defaults: from the environment,
+    the registry the tracking store; :func:`sparksweep.tracking.registry_uri`), and both URIs."""
     from mlflow import MlflowClient
 
-    from sparksweep.tracking import tracking_uri
+    from sparksweep.tracking import registry_uri, tracking_uri
 
     resolved = tracking_uri(uri)
+    models = registry_uri(registry, resolved)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    return MlflowClient(tracking_uri=resolved, registry_uri=resolved), resolved
+    return MlflowClient(tracking_uri=resolved, registry_uri=models), resolved, models
 
 
 TRACKING_OPTION = click.option(
-    "--tracking-uri", help="Tracking/registry URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+    "--tracking-uri", help="Tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
 )
+REGISTRY_HELP = (
+    "Model registry URI when it is not the tracking store, e.g. databricks-uc for Unity Catalog "
+    "(default: MLFLOW_REGISTRY_URI, else the tracking URI)."
+)
+REGISTRY_OPTION = click.option("--registry-uri", help=REGISTRY_HELP)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sparksweep.cli._common import quiet_libraries
+from sparksweep.cli._common import REGISTRY_HELP, quiet_libraries
 from sparksweep.cli._score import score_model
 
 if TYPE_CHECKING:
@@ -112,6 +112,11 @@ def run_spec(spec: SweepSpec) -> SweepResult:
     help="Override search.executor: spark-pool (the default), spark (a job per trial), local (no Spark).",
 )
 @click.option("--tracking-uri", help="Override tracking.uri.")
+@click.option(
+    "--registry-uri",
+    help="Override tracking.registry_uri: the model registry when it is not the tracking store (databricks-uc for "
+    "Unity Catalog).",
+)
 @click.option("--spark-master", help="Override spark.master (local[*], local[N], spark://host:port).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")
 @click.option("--pruner", type=click.Choice(["none", "median", "successive_halving", "hyperband"]))
@@ -124,6 +129,7 @@ def run(
     seed: int | None,
     executor: str | None,
     tracking_uri: str | None,
+    registry_uri: str | None,
     spark_master: str | None,
     timeout: float | None,
     pruner: str | None,
@@ -143,6 +149,7 @@ def run(
             "search.pruner": pruner,
             "search.warm_start": warm_start,
             "tracking.uri": tracking_uri,
+            "tracking.registry_uri": registry_uri,
             "spark.master": spark_master,
         }
     )
@@ -152,7 +159,8 @@ def run(
 @click.command()
 @click.argument("parent_run_id")
 @click.option("--tracking-uri", help="The store the sweep recorded into (default: MLFLOW_TRACKING_URI or mlflow.db).")
-def resume(parent_run_id: str, tracking_uri: str | None) -> None:
+@click.option("--registry-uri", help="Override the recorded sweep file's tracking.registry_uri. " + REGISTRY_HELP)
+def resume(parent_run_id: str, tracking_uri: str | None, registry_uri: str | None) -> None:
     """Continue the sweep PARENT_RUN_ID whose driver stopped (Ctrl-C, kill -9, a lost machine)."""
     from sparksweep.sweep import resume_sweep
 
@@ -162,7 +170,7 @@ def resume(parent_run_id: str, tracking_uri: str | None) -> None:
 
     display = ProgressDisplay(None)
     try:
-        result = resume_sweep(parent_run_id, tracking_uri=tracking_uri, on_trial=display)
+        result = resume_sweep(parent_run_id, tracking_uri=tracking_uri, registry_uri=registry_uri, on_trial=display)
     finally:
         display.close()
     print_summary(result)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sparksweep.cli._common import quiet_libraries
+from sparksweep.cli._common import REGISTRY_HELP, quiet_libraries
 
 if TYPE_CHECKING:
     from sparksweep.scoring import ScoreReport, Udf
@@ -25,13 +25,16 @@ def score_model(
     keep: list[str] | None,
     master: str,
     udf: Udf | None = None,
+    registry_uri: str | None = None,
 ) -> ScoreReport:
     """Score a table with ``model`` on a Spark session of ``master`` (also what ``sparksweep demo`` scores with)."""
     from sparksweep._spark import get_spark
-    from sparksweep.scoring import score_table
+    from sparksweep.scoring import resolve_model_uri, score_table
     from sparksweep.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri) if tracking_uri else None
+    if registry_uri is not None and model.startswith("models:/"):  # a registered name, looked up in that registry
+        model = resolve_model_uri(model, uri, registry_uri)
     return score_table(
         model,
         input_path=input_path,
@@ -53,6 +56,7 @@ def score_model(
 @click.option("--output-table", help="A Spark table to write instead of parquet.")
 @click.option("--keep", help="Comma-separated columns to carry through (default: every non-feature column).")
 @click.option("--tracking-uri", help="Tracking/registry URI for models:/ URIs (default: MLFLOW_TRACKING_URI).")
+@click.option("--registry-uri", help=REGISTRY_HELP)
 @click.option("--spark-master", default="local[*]", show_default=True)
 @click.option(
     "--udf",
@@ -70,6 +74,7 @@ def score(
     output_table: str | None,
     keep: str | None,
     tracking_uri: str | None,
+    registry_uri: str | None,
     spark_master: str,
     udf: Udf | None,
 ) -> None:
@@ -86,6 +91,7 @@ def score(
         keep=keep_cols,
         master=spark_master,
         udf=udf,
+        registry_uri=registry_uri,
     )
     rate = report.rows / report.seconds if report.seconds else 0.0
     click.echo(

@@ -23,6 +23,7 @@ __all__ = [
     "legacy_stage",
     "now",
     "set_stage",
+    "version_model_uri",
 ]
 
 CHAMPION = "champion"
@@ -40,6 +41,18 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise
+
+
+def version_model_uri(version: ModelVersion) -> str:
+    """Where ``version``'s model is, for loading it from the tracking store: its logged model (``models:/m-<id>``),
+    else the source it was registered from. The registry was asked for the version already; the model itself is
+    read from the tracking store, whichever registry holds the version.
+
+    Example:
+        >>> version_model_uri(client.get_model_version("churn", "3"))  # doctest: +SKIP
+        'models:/m-4f2a...'
+    """
+    return f"models:/{version.model_id}" if version.model_id else str(version.source)
 
 
 def ensure_registered_model(client: MlflowClient, name: str) -> None:

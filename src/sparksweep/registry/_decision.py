@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sparksweep.registry._aliases import CHAMPION
+from sparksweep.registry._aliases import CHAMPION, version_model_uri
 from sparksweep.registry._gate import GateResult, judge
 from sparksweep.scoring import load_model, match_columns, model_input_types, pandas_column_types
 
@@ -114,10 +114,10 @@ def evaluate_model(model: Any, dataset: Dataset, metric: Metric) -> float:
 
 
 def _champion_predictions(
-    name: str, current: ModelVersion, dataset: Dataset, tracking_uri: str, shape: tuple[int, ...]
+    current: ModelVersion, dataset: Dataset, tracking_uri: str, shape: tuple[int, ...]
 ) -> tuple[npt.NDArray[np.float64] | None, str | None]:
     """The current champion's predictions on the test rows, or why it cannot make them (its schema changed)."""
-    model = load_model(f"models:/{name}/{current.version}", tracking_uri)
+    model = load_model(version_model_uri(current), tracking_uri)
     match = match_columns(model_input_types(model), pandas_column_types(dataset.X_test))
     if not match.ok:
         return None, (
@@ -148,7 +148,7 @@ def gate_candidate(
     whether the champion's schema no longer fits the data."""
     if current is None:
         return judge(metric, registration, dataset.y_test, candidate, None, task=dataset.task), False
-    champion, problem = _champion_predictions(name, current, dataset, tracking_uri, candidate.shape)
+    champion, problem = _champion_predictions(current, dataset, tracking_uri, candidate.shape)
     if problem is not None:
         alone = judge(metric, registration, dataset.y_test, candidate, None, task=dataset.task)
         force = "promoted because the promotion is forced" if registration.force else "promote it with --force"

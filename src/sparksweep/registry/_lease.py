@@ -6,6 +6,8 @@ was no longer current. The one atomic operation every MLflow registry (SQL store
 *creating a registered model*: a second create of the same name fails with ``RESOURCE_ALREADY_EXISTS``. The lease is
 therefore a marker model ``<name>.sparksweep-lease``: whoever creates it holds the lease, reads the current champion,
 gates, registers and moves the aliases, then deletes it. The others wait and then gate against the new champion.
+In Unity Catalog (``databricks-uc``), where a name has exactly three levels, the marker is
+``<catalog>.<schema>.<model>_sparksweep_lease`` beside the model.
 
 A holder that dies leaves the marker behind; a marker older than ``stale_after`` seconds is taken to be abandoned and
 deleted (its creation time is re-checked just before the delete, so a fresh lease is not broken by mistake), and the
@@ -24,6 +26,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sparksweep.errors import RegistryError
+from sparksweep.spec import UC_LEASE_SUFFIX
+from sparksweep.tracking import is_unity_catalog
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,10 +35,19 @@ if TYPE_CHECKING:
 __all__ = ["LEASE_SUFFIX", "lease_name", "registry_lease"]
 
 LEASE_SUFFIX = ".sparksweep-lease"
+_MISSING = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+"""The error codes of a registered model that does not exist (Unity Catalog's REST API may answer NOT_FOUND)."""
 
 
-def lease_name(name: str) -> str:
-    return f"{name}{LEASE_SUFFIX}"
+def lease_name(name: str, registry_uri: str | None = None) -> str:
+    """The registered model that marks the lease on ``name`` in the registry ``registry_uri`` (None: one that is
+    not Unity Catalog).
+
+    Example:
+        >>> lease_name("churn"), lease_name("main.ml.churn", "databricks-uc")
+        ('churn.sparksweep-lease', 'main.ml.churn_sparksweep_lease')
+    """
+    return f"{name}{UC_LEASE_SUFFIX if is_unity_catalog(registry_uri) else LEASE_SUFFIX}"
 
 
 def _created_at(client: MlflowClient, marker: str) -> int | None:
@@ -43,7 +56,7 @@ def _created_at(client: MlflowClient, marker: str) -> int | None:
     try:
         return int(client.get_registered_model(marker).creation_timestamp or 0)
     except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code in _MISSING:
             return None
         raise
 
@@ -60,7 +73,7 @@ def _try_acquire(client: MlflowClient, marker: str, owner: str) -> bool:
     except MlflowException as exc:
         # RESOURCE_DOES_NOT_EXIST: MLflow's SQL store answers a duplicate create by reading the existing model back,
         # and the holder released it in between; the lease was taken and freed, so this is a lost turn, not a fault.
-        if exc.error_code in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+        if exc.error_code in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", *_MISSING):
             return False
         raise
     return True
@@ -77,21 +90,27 @@ def _break_if_stale(client: MlflowClient, marker: str, stale_after: float) -> No
     try:
         client.delete_registered_model(marker)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code not in _MISSING:
             raise
 
 
 @contextmanager
 def registry_lease(
-    client: MlflowClient, name: str, *, wait: float = 300.0, stale_after: float = 600.0
+    client: MlflowClient,
+    name: str,
+    *,
+    registry_uri: str | None = None,
+    wait: float = 300.0,
+    stale_after: float = 600.0,
 ) -> Iterator[str]:
-    """Hold the lease on ``name``'s aliases for the duration of the block.
+    """Hold the lease on ``name``'s aliases for the duration of the block; ``registry_uri`` is ``client``'s registry
+    (it decides the marker's name, :func:`lease_name`).
 
     Example:
-        >>> with registry_lease(client, "churn-model"):  # doctest: +SKIP
+        >>> with registry_lease(client, "churn-model", registry_uri=uri):  # doctest: +SKIP
         ...     ...  # read @champion, gate, set aliases
     """
-    marker = lease_name(name)
+    marker = lease_name(name, registry_uri)
     owner = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
     deadline = time.monotonic() + wait
     delay = 0.05
@@ -116,7 +135,7 @@ def _release(client: MlflowClient, marker: str, name: str, stale_after: float) -
     try:
         client.delete_registered_model(marker)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code not in _MISSING:
             raise
         warnings.warn(
             f"the registry lease of {name!r} was held for over {stale_after:.0f}s and another process took it as "

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sparksweep.errors import RegistryError
-from sparksweep.registry._aliases import CHAMPION, PREVIOUS, alias_version, crown, legacy_stage, now, set_stage
+from sparksweep.registry._aliases import (
+    CHAMPION,
+    PREVIOUS,
+    alias_version,
+    crown,
+    legacy_stage,
+    now,
+    set_stage,
+    version_model_uri,
+)
 from sparksweep.registry._decision import ChampionDecision, decision_from_gate, gate_candidate, predict
 from sparksweep.registry._gate import GateResult
 from sparksweep.registry._history import PromotionEvent, read_history, record_event
@@ -33,22 +42,26 @@ def promote_version(
     version: str,
     *,
     tracking_uri: str,
+    registry_uri: str | None = None,
     dataset: Dataset | None = None,
     metric: Metric | None = None,
     registration: RegisterSpec | None = None,
     force: bool = False,
 ) -> ChampionDecision:
     """Promote an existing ``version`` by hand: through the same gate (on ``dataset``'s test rows, with
-    ``metric`` and ``registration``'s rules) unless ``force``.
+    ``metric`` and ``registration``'s rules) unless ``force``. ``client``'s registry is ``registry_uri`` (None: the
+    tracking store ``tracking_uri``, where the models are read from).
 
     Example:
         >>> promote_version(client, "churn", "3", tracking_uri=uri, force=True)  # doctest: +SKIP
     """
-    from sparksweep.spec import RegisterSpec
+    from sparksweep.spec import RegisterSpec, check_unity_catalog
 
-    client.get_model_version(name, version)  # a clear MLflow error when it does not exist
+    chosen = client.get_model_version(name, version)  # a clear MLflow error when it does not exist
     rules = (registration or RegisterSpec(name=name)).model_copy(update={"force": force})
-    with registry_lease(client, name):
+    if registry_uri is not None:
+        check_unity_catalog(name, rules.stage, registry_uri)
+    with registry_lease(client, name, registry_uri=registry_uri):
         current = alias_version(client, name, CHAMPION)
         if current is not None and str(current.version) == str(version):
             raise RegistryError(f"version {version} of {name!r} is already the champion; nothing to promote")
@@ -62,7 +75,7 @@ def promote_version(
                     f"promoting {name!r} version {version} by hand goes through the gate, which needs the test rows: "
                     "give the sweep file (--sweep-file) whose data and metric to use, or --force to skip the gate"
                 )
-            candidate = predict(load_model(f"models:/{name}/{version}", tracking_uri), dataset.X_test)
+            candidate = predict(load_model(version_model_uri(chosen), tracking_uri), dataset.X_test)
             gate, schema_changed = gate_candidate(name, current, candidate, dataset, metric, rules, tracking_uri)
             metric_name = metric.name
         decision = decision_from_gate(
@@ -91,19 +104,20 @@ def promote_version(
     return decision
 
 
-def rollback_champion(client: MlflowClient, name: str) -> PromotionEvent:
+def rollback_champion(client: MlflowClient, name: str, *, registry_uri: str | None = None) -> PromotionEvent:
     """Give ``@champion`` back to the ``@previous`` version; the version before that (from the history) becomes
     ``@previous``, or the alias is removed when there is none.
 
     When the champion being replaced holds a legacy stage (``register.stage``, e.g. ``Production``), the restored
     version is moved to that stage too (and the replaced one archived), so clients reading
-    ``models:/<name>/Production`` follow the rollback.
+    ``models:/<name>/Production`` follow the rollback. ``registry_uri`` is ``client``'s registry (None: its
+    tracking store).
 
     Example:
         >>> rollback_champion(client, "churn").version  # doctest: +SKIP
         '2'
     """
-    with registry_lease(client, name):
+    with registry_lease(client, name, registry_uri=registry_uri):
         previous = alias_version(client, name, PREVIOUS)
         if previous is None:
             raise RegistryError(f"{name!r} has no @previous version to roll back to; see `sparksweep champion history`")
@@ -152,8 +166,9 @@ def show_champion(client: MlflowClient, name: str) -> ChampionView:
         model = client.get_registered_model(name)
     except MlflowException as exc:
         raise RegistryError(f"no registered model named {name!r} in this registry: {exc.message}") from exc
-    versions = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"])
-    return ChampionView(name=name, aliases={k: str(v) for k, v in model.aliases.items()}, versions=list(versions))
+    # Sorted here: Unity Catalog's registry refuses order_by in a search of versions.
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: -int(v.version))
+    return ChampionView(name=name, aliases={k: str(v) for k, v in model.aliases.items()}, versions=versions)
 
 
 def champion_history(client: MlflowClient, name: str) -> list[PromotionEvent]:

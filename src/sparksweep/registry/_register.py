@@ -16,6 +16,7 @@ from sparksweep.registry._decision import ChampionDecision, decision_from_gate, 
 from sparksweep.registry._history import PromotionEvent
 from sparksweep.registry._lease import registry_lease
 from sparksweep.scoring import load_model, resolve_model_uri
+from sparksweep.spec import check_unity_catalog
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -33,6 +34,7 @@ def register_champion(
     *,
     client: MlflowClient,
     tracking_uri: str,
+    registry_uri: str | None = None,
     registration: RegisterSpec,
     candidate: Candidate,
     dataset: Dataset,
@@ -43,22 +45,26 @@ def register_champion(
     passes the gate against the current champion on the same test rows (or ``registration.force``); otherwise it
     becomes ``@challenger``.
 
+    ``client`` reads and writes runs in ``tracking_uri`` and versions in ``registry_uri`` (None: the tracking store),
+    e.g. ``MlflowClient(tracking_uri=..., registry_uri=...)``; the candidate's model is read from the tracking store.
     The decision, both scores, the bootstrap interval and the reason are tags on the new version and on the sweep's
     parent run ``sweep_run_id``. A sweep refits its best trial (``register.refit``) before it calls this, through
     ``sparksweep.sweep``'s ``conclude``.
 
     Example:
         >>> decision = register_champion(  # doctest: +SKIP
-        ...     client=client, tracking_uri=uri, registration=spec.registration,
+        ...     client=client, tracking_uri=uri, registry_uri=registry, registration=spec.registration,
         ...     candidate=Candidate.from_trial(result.best), dataset=ds, metric=metric, sweep_run_id=run_id)
     """
     name = registration.name
+    if registry_uri is not None:  # Unity Catalog's rules, for callers that did not check them before the sweep
+        check_unity_catalog(name, registration.stage, registry_uri)
     predictions = predict(load_model(candidate.model_uri, tracking_uri), dataset.X_test)
     # The source is the logged model's own location, resolved in this store (MLflow would resolve a models:/ URI
     # through its global tracking URI, which may point elsewhere).
     source = resolve_model_uri(candidate.model_uri, tracking_uri)
     ensure_registered_model(client, name)
-    with registry_lease(client, name):
+    with registry_lease(client, name, registry_uri=registry_uri):
         current = alias_version(client, name, CHAMPION)
         gate, schema_changed = gate_candidate(name, current, predictions, dataset, metric, registration, tracking_uri)
         decision = decision_from_gate(

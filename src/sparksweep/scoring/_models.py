@@ -30,17 +30,21 @@ __all__ = ["ModelKind", "download_model", "downloaded_model", "load_model", "mod
 _NUMERIC_TYPES = frozenset({"long", "integer", "double", "float", "boolean"})
 
 
-def resolve_model_uri(model_uri: str, tracking_uri: str | None = None) -> str:
+def resolve_model_uri(model_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None) -> str:
     """The artifact location behind a ``models:/`` or ``runs:/`` URI, looked up in the given store.
 
     MLflow resolves such URIs through its global tracking URI even when another one is passed, so sparksweep
     resolves them itself: ``models:/m-<id>`` (a logged model), ``models:/<name>@<alias>``, ``models:/<name>/<version>``
-    and ``runs:/<run_id>/<path>``. Anything else is returned unchanged.
+    and ``runs:/<run_id>/<path>``. Anything else is returned unchanged. Registered names are looked up in
+    ``registry_uri`` (else ``MLFLOW_REGISTRY_URI``, else the tracking store: :func:`sparksweep.tracking.registry_uri`).
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    from sparksweep.tracking import registry_uri as resolve_registry_uri
+
+    registry = resolve_registry_uri(registry_uri, tracking_uri) if tracking_uri else registry_uri
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry)
     try:
         if model_uri.startswith("runs:/"):
             run_id, _, path = model_uri.removeprefix("runs:/").partition("/")

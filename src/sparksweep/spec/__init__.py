@@ -1,7 +1,8 @@
 """The sweep specification: what a user writes in a sweep file, validated with errors that name the field.
 
 One module per section of the file (``_search``, ``_register``, ``_tracking``; ``data`` is
-:class:`sparksweep.data.DataSpec`), the whole file in ``_sweep``, and the strict YAML loader in ``_yaml``.
+:class:`sparksweep.data.DataSpec`), the whole file in ``_sweep``, the strict YAML loader in ``_yaml``, and Unity
+Catalog's rules for a registration in ``_unity``.
 
 Example:
     >>> spec = SweepSpec.model_validate({
@@ -21,12 +22,14 @@ from sparksweep.spec._register import RegisterSpec, Threshold
 from sparksweep.spec._search import PRUNERS, ParamSpec, SearchSpec
 from sparksweep.spec._sweep import SparkSpec, SweepSpec, Task, load_spec, validate_spec
 from sparksweep.spec._tracking import TrackingSpec
+from sparksweep.spec._unity import UC_LEASE_SUFFIX, check_unity_catalog, unity_catalog_problems
 from sparksweep.spec._yaml import read_yaml
 from sparksweep.tracking import DEFAULT_TRACKING_URI
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "PRUNERS",
+    "UC_LEASE_SUFFIX",
     "DataSpec",
     "ParamSpec",
     "RegisterSpec",
@@ -37,7 +40,9 @@ __all__ = [
     "Threshold",
     "TrackingSpec",
     "check_family_params",
+    "check_unity_catalog",
     "load_spec",
     "read_yaml",
+    "unity_catalog_problems",
     "validate_spec",
 ]

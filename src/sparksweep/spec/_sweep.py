@@ -16,7 +16,9 @@ from sparksweep.spec._checks import check_raw, check_values
 from sparksweep.spec._register import RegisterSpec
 from sparksweep.spec._search import SearchSpec
 from sparksweep.spec._tracking import TrackingSpec
+from sparksweep.spec._unity import unity_catalog_problems
 from sparksweep.spec._yaml import read_yaml
+from sparksweep.tracking import is_unity_catalog
 
 __all__ = ["SparkSpec", "SweepSpec", "Task", "load_spec", "validate_spec"]
 
@@ -73,6 +75,15 @@ class SweepSpec(StrictModel):
                 f"search.space overrides families {unknown} that are not in 'models' ({self.models}); "
                 "add them to 'models' or remove their overrides"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _registry_rules(self) -> SweepSpec:
+        registry = self.tracking.registry_uri
+        if self.registration is not None and registry is not None and is_unity_catalog(registry):
+            problems = unity_catalog_problems(self.registration.name, self.registration.stage)
+            if problems:
+                raise ValueError(f"tracking.registry_uri is {registry} (Unity Catalog): " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")

@@ -13,9 +13,15 @@ __all__ = ["TrackingSpec"]
 
 
 class TrackingSpec(StrictModel):
-    """Where MLflow records the sweep and what each trial logs."""
+    """Where MLflow records the sweep (and registers its champion) and what each trial logs."""
 
     uri: str = Field(default=DEFAULT_TRACKING_URI, description="MLflow tracking URI.")
+    registry_uri: str | None = Field(
+        default=None,
+        description="MLflow model registry URI, when the registry is not the tracking store: databricks-uc for "
+        "Unity Catalog (register.name is then catalog.schema.model), or another store's URI. Omitted: "
+        "MLFLOW_REGISTRY_URI, else the tracking URI.",
+    )
     autolog: AutologMode = Field(
         default="sparksweep",
         description="What each trial's run records about its estimator. 'sparksweep' (or true): every estimator "

@@ -22,12 +22,13 @@ from sparksweep.errors import SpecError
 from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
 from sparksweep.metrics import Direction, Metric
 from sparksweep.space import Distribution, SearchSpace
-from sparksweep.spec import SearchSpec
+from sparksweep.spec import SearchSpec, check_unity_catalog
 from sparksweep.sweep._plan import plan_objective, plan_sweep
 from sparksweep.sweep._result import SweepProgress, SweepResult
 from sparksweep.sweep._resume import Resume, read_resume, recorded_result, store_uri
 from sparksweep.sweep._study import ExecutorStart, run_study
 from sparksweep.sweep._tasks import Objective
+from sparksweep.tracking import registry_uri as resolve_registry_uri
 from sparksweep.tracking import resolve_tracking_uri
 from sparksweep.trial import TrialResult
 
@@ -81,6 +82,7 @@ def resume_sweep(
     parent_run_id: str,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     data: pd.DataFrame | SparkDataFrame | None = None,
     spark: Any = None,
     executor: BaseExecutor | None = None,
@@ -98,6 +100,8 @@ def resume_sweep(
         parent_run_id: The sweep's parent run id (printed when it started; tag ``sparksweep.kind=sweep``).
         tracking_uri: The store the sweep recorded into (default: ``MLFLOW_TRACKING_URI``, else
             ``sqlite:///mlflow.db``).
+        registry_uri: The registry to register the champion in, instead of the recorded sweep file's
+            ``tracking.registry_uri`` (see :func:`sparksweep.tracking.registry_uri`).
         data: The sweep's data as a DataFrame, instead of reading the path it recorded.
         spark: A SparkSession to run trials on.
         executor: An executor to use instead of the one the sweep file names.
@@ -108,6 +112,7 @@ def resume_sweep(
     """
     uri = store_uri(tracking_uri)
     spec, resume = read_resume(parent_run_id, uri, has_data=data is not None)
+    spec = spec.with_overrides(**{"tracking.registry_uri": registry_uri})
     if resume.finished:  # nothing is left to do: registering its champion again would move @challenger
         return recorded_result(spec, resume, uri)
     return _sweep(spec, data, spark, executor, on_trial, resume, None)
@@ -124,6 +129,9 @@ def _sweep(
 ) -> SweepResult:
     started = time.monotonic()  # the sweep's clock: search.timeout counts its set-up too
     tracking_uri = resolve_tracking_uri(spec.tracking.uri)
+    if spec.registration is not None:  # a name the registry refuses is refused before any trial
+        registry = resolve_registry_uri(spec.tracking.registry_uri, tracking_uri)
+        check_unity_catalog(spec.registration.name, spec.registration.stage, registry)
     kind = spec.search.executor
 
     def session() -> Any:

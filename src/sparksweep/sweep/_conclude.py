@@ -25,6 +25,7 @@ def conclude(
     *,
     client: MlflowClient,
     tracking_uri: str,
+    registry_uri: str | None = None,
     registration: RegisterSpec,
     best: TrialResult,
     dataset: Dataset,
@@ -33,20 +34,26 @@ def conclude(
     ensemble: Sequence[tuple[TrialResult, float]] | None = None,
 ) -> ChampionDecision:
     """Register ``best`` (refit on train + valid when ``registration.refit``) as a new version of
-    ``registration.name`` through the champion gate (:func:`~sparksweep.registry.register_champion`).
+    ``registration.name`` through the champion gate (:func:`~sparksweep.registry.register_champion`), in the
+    registry ``registry_uri`` (None: the tracking store; see :func:`sparksweep.tracking.registry_uri`). ``client`` is
+    the tracking store's; refits are logged there.
 
     With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
     average, each member refitted (:func:`~sparksweep.sweep._refit.refit_ensemble`), instead of ``best`` alone.
 
     Example:
         >>> decision = conclude(  # doctest: +SKIP
-        ...     client=client, tracking_uri=uri, registration=spec.registration, best=result.best, dataset=ds,
-        ...     metric=metric, sweep_run_id=run_id, ensemble=None)
+        ...     client=client, tracking_uri=uri, registry_uri=registry, registration=spec.registration,
+        ...     best=result.best, dataset=ds, metric=metric, sweep_run_id=run_id, ensemble=None)
     """
+    from mlflow import MlflowClient
+
     candidate = _candidate(client, tracking_uri, registration, best, dataset, sweep_run_id, ensemble)
+    registry = client if registry_uri is None else MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
     return register_champion(
-        client=client,
+        client=registry,
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         registration=registration,
         candidate=candidate,
         dataset=dataset,

@@ -40,11 +40,13 @@ def promote_champion(
     version: str,
     *,
     tracking_uri: str,
+    registry_uri: str | None = None,
     sweep_file: str | Path | None = None,
     force: bool = False,
 ) -> ChampionDecision:
     """Make ``version`` of ``name`` the champion: through the gate on ``sweep_file``'s test rows (see
-    :func:`gate_inputs`) unless ``force``; without a sweep file, only ``force`` promotes.
+    :func:`gate_inputs`) unless ``force``; without a sweep file, only ``force`` promotes. ``client``'s registry is
+    ``registry_uri`` (None: the tracking store ``tracking_uri``).
 
     Example:
         >>> promote_champion(client, "churn", "3", tracking_uri=uri, sweep_file="churn.yaml")  # doctest: +SKIP
@@ -59,6 +61,7 @@ def promote_champion(
         name,
         version,
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         dataset=dataset,
         metric=metric,
         registration=registration,

@@ -23,7 +23,7 @@ from sparksweep.sweep._plan import SweepPlan
 from sparksweep.sweep._ranking import best_trial
 from sparksweep.sweep._result import SweepProgress, SweepResult
 from sparksweep.sweep._tasks import rescore_tasks
-from sparksweep.tracking import TAG_STOP_REASON, SweepTracker, store_prepared
+from sparksweep.tracking import TAG_STOP_REASON, SweepTracker, registry_uri, store_prepared
 from sparksweep.trial import TrialResult, TrialState
 
 __all__ = ["BACKGROUND_START", "ExecutorStart", "run_study"]
@@ -175,6 +175,9 @@ def _finish_sweep(
             champion = conclude(
                 client=tracker.client,
                 tracking_uri=tracker.tracking_uri,
+                registry_uri=registry_uri(
+                    plan.spec.tracking.registry_uri if plan.spec is not None else None, tracker.tracking_uri
+                ),
                 registration=plan.registration,
                 best=best,
                 dataset=plan.dataset,

@@ -1,4 +1,5 @@
-"""The tracking store: which URI a sweep writes to, and preparing a store before any worker writes to it."""
+"""The tracking and registry stores: which URI a sweep writes its runs to and which it registers models in (one rule
+each: given, else the environment, else the default), and preparing a store before any worker writes to it."""
 
 from __future__ import annotations
 
@@ -38,11 +39,49 @@ def resolve_tracking_uri(uri: str) -> str:
         >>> resolve_tracking_uri("http://127.0.0.1:5000")
         'http://127.0.0.1:5000'
     """
+    return _absolute(uri, "tracking.uri", "sqlite:///path/to/mlflow.db, http://host:port or databricks")
+
+
+def registry_uri(uri: str | None, tracking: str) -> str:
+    """The model registry to use: ``uri`` when given, else ``MLFLOW_REGISTRY_URI``, else the tracking URI
+    ``tracking`` (the store the runs are in); a relative SQLite URI is made absolute. Every registry call of a sweep,
+    of ``sparksweep champion`` and of ``models:/`` resolution in scoring goes through the URI this returns, passed
+    to ``MlflowClient(tracking_uri=..., registry_uri=...)`` (never ``mlflow.set_registry_uri``).
+
+    Example:
+        >>> registry_uri("databricks-uc", "databricks")
+        'databricks-uc'
+        >>> registry_uri(None, "http://127.0.0.1:5000")  # doctest: +SKIP
+        'http://127.0.0.1:5000'
+    """
+    chosen = uri or os.environ.get("MLFLOW_REGISTRY_URI") or tracking
+    examples = "sqlite:///path/to/registry.db, http://host:port or databricks-uc"
+    return _absolute(chosen, "tracking.registry_uri", examples)
+
+
+def is_unity_catalog(uri: str | None) -> bool:
+    """Whether the registry ``uri`` is Databricks Unity Catalog (``databricks-uc``, ``databricks-uc://<profile>``),
+    whose rules a registration must follow (three-level names, no stages).
+
+    Example:
+        >>> is_unity_catalog("databricks-uc"), is_unity_catalog("sqlite:///registry.db")
+        (True, False)
+    """
+    return uri is not None and uri.startswith(UNITY_CATALOG)
+
+
+UNITY_CATALOG = "databricks-uc"
+"""The registry URI of Databricks Unity Catalog."""
+_BARE_URIS = ("databricks", UNITY_CATALOG)
+"""URIs without ``://`` that MLflow accepts: the Databricks workspace (from the environment or a notebook)."""
+
+
+def _absolute(uri: str, field: str, examples: str) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         return prefix + str((Path.cwd() / uri[len(prefix) :]).resolve())
-    if "://" not in uri:
-        raise SpecError(f"tracking.uri {uri!r} is not a URI; use sqlite:///path/to/mlflow.db or http://host:port")
+    if "://" not in uri and uri not in _BARE_URIS:
+        raise SpecError(f"{field} {uri!r} is not a URI; use {examples}")
     return uri
 
 
