@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from sparksweep.datasets import generate_churn
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +67,46 @@ def fluent_store(tmp_path: Path) -> Iterator[FluentStore]:
 @pytest.fixture(scope="session")
 def churn() -> pd.DataFrame:
     return generate_churn(2000, seed=7)
+
+
+def _local_connect() -> ModuleType:
+    """scripts/local_connect.py (not a package module: it is also the user's script to start a server)."""
+    spec = importlib.util.spec_from_file_location("local_connect", ROOT / "scripts" / "local_connect.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {ROOT / 'scripts' / 'local_connect.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_connect"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def local_connect() -> ModuleType:
+    """The module that starts a Connect server and has ``connect_mode()`` (see scripts/local_connect.py)."""
+    return _local_connect()
+
+
+@pytest.fixture(scope="session")
+def connect_server(local_connect: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real standalone Spark Connect server (pyspark's ``start-connect-server.sh``, local[2], 127.0.0.1, a free
+    port) for the whole run, beside the classic session; stopped at the end."""
+    directory = tmp_path_factory.mktemp("connect-server")
+    try:
+        running = local_connect.start(directory, "local[2]", {"spark.sql.shuffle.partitions": "2"})
+    except (RuntimeError, OSError) as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"the Spark Connect server did not start: {exc}")
+    try:
+        yield running
+    finally:
+        local_connect.stop(directory)
+
+
+@pytest.fixture(scope="session")
+def connect_session(local_connect: ModuleType, connect_server: Any) -> Iterator[Any]:
+    """A Spark Connect client session to :func:`connect_server`. Calls on it that build Columns or UDFs run inside
+    ``local_connect.connect_mode()`` (pyspark picks the implementation from the environment; see there)."""
+    session = local_connect.remote_session(connect_server.url)
+    yield session
+    session.stop()
