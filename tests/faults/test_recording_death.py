@@ -54,9 +54,12 @@ def test_pool_keeps_a_computed_trial_whose_worker_is_killed_while_recording_it(s
     assert kept.data.metrics["value"] == pytest.approx(0.25)
     assert "duration" in kept.data.metrics
     assert "sparksweep.error" not in kept.data.tags
-    assert result.trials[0].value == pytest.approx(0.25) and result.trials[0].run_id == kept.info.run_id
+    assert "driver" in kept.data.tags["sparksweep.recorded_by"], "the driver recorded what the worker had computed"
+    assert result.trials[0].value == pytest.approx(0.25)
+    assert result.trials[0].run_id == kept.info.run_id
     killed = by_number[1]
     assert killed.info.status == "FAILED"
     assert "the Python worker running trial 1 exited unexpectedly" in killed.data.tags["sparksweep.error"]
     for n in (2, 3):
-        assert by_number[n].info.status == "FINISHED" and "value" in by_number[n].data.metrics
+        assert by_number[n].info.status == "FINISHED"
+        assert "value" in by_number[n].data.metrics

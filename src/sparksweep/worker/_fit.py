@@ -52,7 +52,8 @@ def start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Compute
     try:
         return _compute(task, outcome, same_thread)
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
-        return ComputedTrial(task.number, functools.partial(outcome.record_failure, exc, "fit"), None, same_thread)
+        record = functools.partial(outcome.record_failure, exc, "fit")
+        return ComputedTrial(task.number, record, None, same_thread, outcome.failed_draft(exc))
 
 
 def _compute(task: TrialTask, outcome: FitOutcome, same_thread: bool) -> ComputedTrial:
@@ -97,7 +98,7 @@ def _compute(task: TrialTask, outcome: FitOutcome, same_thread: bool) -> Compute
         outcome.fit_time = time.perf_counter() - t0
         value = _score(task, estimator, data, metric, cv, outcome)
     outcome.estimator, outcome.data, outcome.value = estimator, data, value
-    return ComputedTrial(task.number, outcome.record, value, same_thread)
+    return ComputedTrial(task.number, outcome.record, value, same_thread, outcome.draft())
 
 
 def _note_folds(outcome: FitOutcome, cv: CrossValidation) -> None:
