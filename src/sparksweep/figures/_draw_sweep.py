@@ -153,7 +153,7 @@ def draw_timeline(data: Timeline) -> bytes:
     ax.set_xlabel(f"seconds since the sweep started ({how}; red edge: failed, pruned or killed)")
     ax.set_title(f"Trials per slot: {data.slots} slots, {data.idle_share:.0%} of slot time idle")
     handles = [Patch(color=colour, label=family) for family, colour in colours.items()]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the rows
     ax.grid(alpha=0.3, axis="x")
     return png(figure)
 
