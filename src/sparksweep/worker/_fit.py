@@ -50,7 +50,9 @@ def start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Compute
         task = opening.task(task)
     outcome = FitOutcome(task, opening, started, autolog)
     try:
-        return _compute(task, outcome, same_thread)
+        computed = _compute(task, outcome, same_thread)
+        outcome.compute_time = opening.elapsed()  # recorded with the trial: the timeline's solid part
+        return computed
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         return ComputedTrial(task.number, functools.partial(outcome.record_failure, exc, "fit"), None, same_thread)
 

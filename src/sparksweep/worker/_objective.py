@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sparksweep.tracking import COMPUTE_TIME_METRIC
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker._process import quiet_worker, tracking_client
 from sparksweep.worker._record import end_run, failed_result, metric_point
@@ -46,16 +47,22 @@ def start_objective(task: ObjectiveTask, on_open: Callable[[str], None] | None) 
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         failed = functools.partial(_record_failed, task, opening, exc, time.perf_counter() - started)
         return ComputedTrial(task.number, failed)
-    done = functools.partial(_record_value, task, opening, value, time.perf_counter() - started)
+    done = functools.partial(_record_value, task, opening, value, time.perf_counter() - started, opening.elapsed())
     return ComputedTrial(task.number, done, value)
 
 
-def _record_value(task: ObjectiveTask, opening: RunOpening, value: float, duration: float) -> TrialResult:
+def _record_value(
+    task: ObjectiveTask, opening: RunOpening, value: float, duration: float, compute_time: float
+) -> TrialResult:
     """Write the objective's value and end the run FINISHED (retried); a trial not recorded counts as failed."""
     task = opening.task(task)  # raises when the run could not be created: the driver records the trial
     client = tracking_client(task.tracking_uri)  # opened meanwhile (the store may still have been opening)
     try:
-        points = [metric_point(task.metric, value), metric_point("duration", duration)]
+        points = [
+            metric_point(task.metric, value),
+            metric_point("duration", duration),
+            metric_point(COMPUTE_TIME_METRIC, compute_time),
+        ]
         task.retry.call("log the trial's results", client.log_batch, task.run_id, metrics=points)
         task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
     except Exception as exc:  # not recorded: the trial counts as failed
@@ -69,6 +76,8 @@ def _record_value(task: ObjectiveTask, opening: RunOpening, value: float, durati
         value=value,
         metrics={task.metric: value},
         duration=duration,
+        slot=task.slot,
+        compute_time=compute_time,
     )
 
 
