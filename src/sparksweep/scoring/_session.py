@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,12 @@ if TYPE_CHECKING:
 
 __all__ = ["default_parallelism", "partitions", "session_mode"]
 
+PARALLELISM_SECONDS = 300.0
+"""How long a Connect session's default parallelism is reused (executors may come and go; a stale count only makes
+the file job's shares less even)."""
+_parallelism: dict[str, tuple[float, int]] = {}
+"""Connect session id -> (when measured, its default parallelism); a cache, not run state."""
+_lock = threading.Lock()
 _MODE_KEY = "SPARK_CONNECT_MODE_ENABLED"
 """pyspark.sql.utils.is_remote() reads this variable (and nothing else, outside a Connect-only install)."""
 
@@ -58,10 +66,19 @@ def session_mode(spark: Any) -> Iterator[None]:
 
 def default_parallelism(spark: Any) -> int:
     """Spark's default parallelism (the executors' cores); on Spark Connect, which has no ``sparkContext``, the
-    partitions Spark gives a range it is not told how to split (one small job, ~0.1 s)."""
+    partitions Spark gives a range it is not told how to split: one small job (0.25-0.3 s on a local server here,
+    as much as scoring 20k rows), so it is kept per Connect session for :data:`PARALLELISM_SECONDS`."""
     if not is_remote(spark):
         return int(spark.sparkContext.defaultParallelism)
-    return partitions(spark.range(0, 1 << 16))
+    key = str(getattr(spark, "session_id", id(spark)))
+    with _lock:
+        known = _parallelism.get(key)
+    if known is not None and time.monotonic() - known[0] < PARALLELISM_SECONDS:
+        return known[1]
+    count = partitions(spark.range(0, 1 << 16))
+    with _lock:
+        _parallelism[key] = (time.monotonic(), count)
+    return count
 
 
 def partitions(df: SparkDataFrame) -> int:
