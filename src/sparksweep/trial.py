@@ -83,6 +83,11 @@ class TrialResult:
     """When its run started (seconds since the epoch), as read back from the store; 0 when not known."""
     ended: float | None = None
     """When its run ended (seconds since the epoch), as read back from the store; None while running or unknown."""
+    slot: int | None = None
+    """The executor slot that ran it (0 to parallelism - 1); None when its run does not say (an older sweep, or a
+    run the driver recorded for a trial its worker never started)."""
+    compute_time: float | None = None
+    """Seconds from its start until it was computed (fitted and scored); its recording came after. None: unknown."""
     predictions: Any = field(default=None, repr=False, compare=False)
     """A finalist's out-of-fold predictions on fresh folds (an ndarray), when an ensemble is to be built from
     them; never recorded in the store."""

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 TRIALS = 3
 
 
-@pytest.mark.parametrize("sweeps", [8])
+@pytest.mark.parametrize("sweeps", [4])  # the issue found 3 of 4 dying; 8 is measured in the README
 def test_sweeps_started_together_on_a_new_sqlite_file_all_finish(tmp_path: Path, sweeps: int) -> None:
     data = write_table(tmp_path)
     uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"

@@ -1,8 +1,10 @@
-"""The store under contention: 8 CLI sweeps started at once on one SQLite file (new, and already created), on one
-``mlflow server`` over SQLite, and on one ``mlflow server`` over PostgreSQL: no run is lost (every sweep's parent and
-each of its trials' child runs FINISHED, trial counts exact) and the registry ends with one ``@champion``.
+"""The store under contention: CLI sweeps started at once on an ``mlflow server`` over PostgreSQL: no run is lost
+(every sweep's parent and each of its trials' child runs FINISHED, trial counts exact) and the registry ends with one
+``@champion``. The same on a new SQLite file (which every sweep but the first then writes as an existing file) is
+tests/faults/test_new_store_race.py.
 
-The wall time of each is printed (``-s``), for the README's advice on when to move from SQLite to a server."""
+4 sweeps (the issue's reproduction; 8 and the other stores are measured for the README with ``SWEEPS``/``STORES``
+changed, ``-s`` prints the wall time): each CLI process costs its start-up on 2 cores, and the suite pays it once."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from tests.faults._sweeps import cli, read_sweeps, run_together, sweep_file, wri
 
 pytestmark = pytest.mark.slow
 
-SWEEPS = 8
+SWEEPS = 4
 TRIALS = 3
 
 
@@ -39,11 +41,11 @@ def _store(kind: str, directory: Path) -> Iterator[str]:
             yield stack.enter_context(mlflow_server(backend, directory, workers=4))
 
 
-# A new SQLite file under 8 sweeps at once is tests/faults/test_new_store_race.py; a server over SQLite only moves the
-# lock into the server (the README gives its figures), so the suite runs the server over PostgreSQL. Kept apart so
-# the suite pays each CLI process start-up once (2 cores: 8 processes starting at once take most of a minute).
-@pytest.mark.parametrize("kind", ["sqlite-existing", "server-postgresql"])
-def test_eight_sweeps_at_once_lose_no_run(tmp_path: Path, kind: str) -> None:
+STORES = ["server-postgresql"]  # also "sqlite-existing", "server-sqlite" (the README's figures)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_sweeps_at_once_lose_no_run(tmp_path: Path, kind: str) -> None:
     (tmp_path / "pg").mkdir()
     data = write_table(tmp_path)
     with _store(kind, tmp_path) as uri:

@@ -3,6 +3,7 @@ in a temporary folder, the data in a parquet file there (so ``sparksweep report`
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from sparksweep.figures._sweep_data import Timeline
 from sparksweep.spec import SweepSpec, validate_spec
 from sparksweep.sweep import SweepResult, run_sweep
 
@@ -50,3 +52,11 @@ def finish(spec: SweepSpec) -> FinishedSweep:
         result = run_sweep(spec)
     assert spec.data.path is not None
     return FinishedSweep(spec, result, Path(spec.data.path), tuple(str(w.message) for w in caught))
+
+
+def assert_one_trial_computes_at_a_time_per_slot(timeline: Timeline) -> None:
+    """Within a slot's row, a trial starts once the last one is computed (its recording may still go on)."""
+    for slot in range(timeline.slots):
+        bars = sorted((b.start, b.end if b.computed is None else b.computed) for b in timeline.bars if b.slot == slot)
+        # The run's start is kept to the millisecond: a trial may seem to start up to 1 ms before its predecessor ended.
+        assert all(end <= start + 0.002 for (_, end), (start, _) in itertools.pairwise(bars)), (slot, bars)

@@ -4,7 +4,6 @@ the parent run or the champion's run, and the data behind it (the typed objects 
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from mlflow import MlflowClient
 
 from sparksweep.figures import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, WORKFLOW_QUERY, FigureReport, report_sweep
 from sparksweep.metrics import get_metric
-from tests.figures.conftest import FinishedSweep, finish, sweep_spec
+from tests.figures.conftest import FinishedSweep, assert_one_trial_computes_at_a_time_per_slot, finish, sweep_spec
 
 pytestmark = pytest.mark.slow
 
@@ -167,12 +166,12 @@ def test_scores_per_family_parallel_coordinates_importances_and_timeline_hold_th
     assert importance is not None
     assert sum(importance.importances) == pytest.approx(1.0)
     assert list(importance.importances) == sorted(importance.importances, reverse=True)
-    # Every trial on the timeline; at most `parallelism` at once, never two at once in one slot.
+    # Every trial on the timeline, in the slot its run records: one row per slot, never two trials computing at
+    # once in one.
     assert len(timeline.bars) == len(sweep.result.trials)
-    assert timeline.slots in range(1, sweep.spec.search.parallelism + 1)
-    for slot in range(timeline.slots):
-        bars = sorted((b.start, b.end) for b in timeline.bars if b.slot == slot)
-        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(bars))
+    assert timeline.recorded
+    assert timeline.slots == sweep.spec.search.parallelism
+    assert_one_trial_computes_at_a_time_per_slot(timeline)
 
 
 def test_the_finalists_figure_pairs_each_finalist_s_search_and_fresh_scores(

@@ -23,7 +23,7 @@ from sparksweep.scoring import (
     score_spark,
     score_table,
 )
-from sparksweep.scoring._udf import load_zipped_model, zip_model
+from sparksweep.scoring._ship import load_zipped_model, zip_model
 from sparksweep.spec import DataSpec
 from tests.conftest import FluentStore
 

@@ -159,7 +159,7 @@ def test_the_driver_keeps_a_registered_model_shipped_across_calls(spark: Any, st
     assert first.cached
     assert again is first, "loaded and broadcast once"
     again.done()
-    assert first.shipped.payload.value, "a cached model's broadcast outlives the job"
+    assert first.shipped.payload(), "a cached model's broadcast outlives the job"
     local = download_model(uri, store, dst=tmp_path / "model")
     models = [scoring_model(spark, local, store) for _ in range(2)]
     assert not models[0].cached

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,8 +26,11 @@ def score_model(
     master: str,
     udf: Udf | None = None,
     registry_uri: str | None = None,
+    remote: str | None = None,
+    staging_dir: str | None = None,
 ) -> ScoreReport:
-    """Score a table with ``model`` on a Spark session of ``master`` (also what ``sparksweep demo`` scores with)."""
+    """Score a table with ``model`` on a Spark session of ``master``, or with ``remote`` a Spark Connect session
+    (also what ``sparksweep demo`` scores with)."""
     from sparksweep._spark import get_spark
     from sparksweep.scoring import resolve_model_uri, score_table
     from sparksweep.tracking import resolve_tracking_uri
@@ -43,9 +46,34 @@ def score_model(
         output_table=output_table,
         keep=keep,
         tracking_uri=uri,
-        spark=get_spark(master),
+        spark=connect_session(remote) if remote else get_spark(master),
         udf=udf,
+        staging_dir=staging_dir,
     )
+
+
+def connect_session(url: str) -> Any:
+    """A Spark Connect client session to ``url``: ``sc://host:port`` (Databricks, a Connect server), or ``local[N]``
+    for a Connect server that pyspark starts in this process.
+
+    An ``sc://`` URL goes through pyspark's Connect builder itself, which also works in a process that holds a
+    classic session (scoring sets pyspark's mode for the session it is given); a ``local`` one through the generic
+    builder, the one that starts the server.
+    """
+    import os
+    import sys
+
+    from sparksweep._imports import require
+
+    require("pyspark", "scoring on Spark Connect")
+    if url.startswith("sc://"):
+        from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
+
+        return RemoteSparkSession.builder.remote(url).getOrCreate()
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the server's Python workers: this interpreter
+    return SparkSession.builder.remote(url).getOrCreate()
 
 
 @click.command()
@@ -58,6 +86,16 @@ def score_model(
 @click.option("--tracking-uri", help="Tracking/registry URI for models:/ URIs (default: MLFLOW_TRACKING_URI).")
 @click.option("--registry-uri", help=REGISTRY_HELP)
 @click.option("--spark-master", default="local[*]", show_default=True)
+@click.option(
+    "--spark-remote",
+    help="Score on a Spark Connect session instead: sc://host:port (Databricks, a Connect server), or local[2] for "
+    "a Connect server started here. Overrides --spark-master.",
+)
+@click.option(
+    "--staging-dir",
+    help="On Spark Connect, a folder every executor can read (a Unity Catalog volume, a cloud path) for a model too "
+    "big to send inside the job; checked by sha256 where it is read, removed when the job ends.",
+)
 @click.option(
     "--udf",
     type=click.Choice(["arrow", "spark_udf"]),
@@ -76,6 +114,8 @@ def score(
     tracking_uri: str | None,
     registry_uri: str | None,
     spark_master: str,
+    spark_remote: str | None,
+    staging_dir: str | None,
     udf: Udf | None,
 ) -> None:
     """Score a table on Spark: binary -> P(positive), multiclass -> probabilities + label, regression -> value."""
@@ -92,6 +132,8 @@ def score(
         master=spark_master,
         udf=udf,
         registry_uri=registry_uri,
+        remote=spark_remote,
+        staging_dir=staging_dir,
     )
     rate = report.rows / report.seconds if report.seconds else 0.0
     click.echo(

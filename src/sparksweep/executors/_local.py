@@ -8,6 +8,7 @@ its exit status; the slot starts a new process for the next trial and the other 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -108,7 +109,7 @@ class _Slot:
     def _run(self, task: TrialTask, future: Future[TrialResult]) -> None:
         conn = self.start()
         try:
-            conn.send(task)
+            conn.send(dataclasses.replace(task, slot=self.index))  # its run is tagged with the slot
             kind, payload = conn.recv()
         except (EOFError, OSError) as exc:
             future.set_exception(self._lost(task.number, exc))

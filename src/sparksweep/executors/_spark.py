@@ -7,6 +7,8 @@ in a sentence; Spark's stack trace goes with it and is kept as the run's ``error
 
 from __future__ import annotations
 
+import dataclasses
+import queue
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +69,9 @@ class SparkExecutor(BaseExecutor):
         self._plan = plan_slots(spark, parallelism, check=check)
         self.task_slots = self._plan.task_slots
         self._pool = ThreadPoolExecutor(max_workers=self._plan.parallelism, thread_name_prefix="sparksweep-trial")
+        self._free_slots: queue.SimpleQueue[int] = queue.SimpleQueue()  # a job in flight holds one (its run's tag)
+        for slot in range(self._plan.parallelism):
+            self._free_slots.put(slot)
         self._sweep_id = uuid.uuid4().hex[:8]
         self._groups: set[str] = set()
         self._lock = threading.Lock()
@@ -90,6 +95,13 @@ class SparkExecutor(BaseExecutor):
         return f"sparksweep-{self._sweep_id}-trial-{number}"
 
     def _run_job(self, task: TrialTask) -> TrialResult:
+        slot = self._free_slots.get()  # never waits: the thread pool runs at most `parallelism` jobs
+        try:
+            return self._run_in_slot(dataclasses.replace(task, slot=slot))
+        finally:
+            self._free_slots.put(slot)
+
+    def _run_in_slot(self, task: TrialTask) -> TrialResult:
         sc = self.spark.sparkContext
         group = self._group(task.number)
         with self._lock:

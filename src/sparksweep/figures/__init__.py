@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from sparksweep.figures._board import FigureWarning
+from sparksweep.figures._canvas import preload_matplotlib
 from sparksweep.figures._champion import ChampionFigureData
 from sparksweep.figures._cli import report_sweep
 from sparksweep.figures._inputs import FigureInputs
@@ -34,6 +35,7 @@ __all__ = [
     "draw_sweep_figures",
     "model_link",
     "pack_slots",
+    "preload_matplotlib",
     "read_sweep_record",
     "report_sweep",
     "run_link",

@@ -114,33 +114,46 @@ def draw_param_importance(data: ParamImportance) -> bytes:
     ax.barh(ys, data.importances, color="#4c72b0")
     ax.set_yticks(ys, data.params, fontsize=8)
     ax.set_xlabel(f"importance for {data.metric} ({data.evaluator}, share of variance)")
-    ax.set_title(f"Hyperparameter importance: {data.family}, {data.n_trials} trials")
+    of = f" (a sample of {data.of_trials})" if data.of_trials else ""
+    ax.set_title(f"Hyperparameter importance: {data.family}, {data.n_trials} trials{of}")
     ax.grid(alpha=0.3, axis="x")
     return png(figure)
 
 
 def draw_timeline(data: Timeline) -> bytes:
+    """One row per slot: each trial solid while it computes, its recording a thin lighter band beneath (the slot
+    may compute its next trial meanwhile), idle time blank."""
     from matplotlib.patches import Patch
 
     figure = new_figure(8.0, 1.4 + 0.35 * max(2, data.slots))
     ax = figure.add_subplot()
     colours = family_colours(b.family for b in data.bars)
-    for slot in range(data.slots):  # one collection per slot: 500 trials draw in a few calls
+    for slot in range(data.slots):  # two collections per slot: 500 trials draw in a few calls
         mine = [b for b in data.bars if b.slot == slot]
         ax.broken_barh(
-            [(b.start, max(b.end - b.start, 1e-3)) for b in mine],
-            (slot - 0.35, 0.7),
+            [(b.start, max(b.busy_until - b.start, 1e-3)) for b in mine],
+            (slot - 0.35, 0.5),
             facecolors=[colours[b.family] for b in mine],
             edgecolors=["red" if b.state != "complete" else "white" for b in mine],
             linewidth=0.5,
         )
+        tails = [b for b in mine if b.computed is not None and b.end > b.computed]
+        if tails:
+            ax.broken_barh(
+                [(b.busy_until, b.end - b.busy_until) for b in tails],
+                (slot + 0.17, 0.18),
+                facecolors=[colours[b.family] for b in tails],
+                alpha=0.35,
+                linewidth=0,
+            )
     ax.set_yticks(range(data.slots), [f"slot {i}" for i in range(data.slots)], fontsize=8)
     ax.set_ylim(data.slots - 0.5, -0.5)
     ax.set_xlim(0, max(data.span, 1e-3) * 1.01)
-    ax.set_xlabel("seconds since the sweep started (red edge: failed, pruned or killed)")
+    how = "light band: recording" if data.recorded else "slots inferred from the runs' times"
+    ax.set_xlabel(f"seconds since the sweep started ({how}; red edge: failed, pruned or killed)")
     ax.set_title(f"Trials per slot: {data.slots} slots, {data.idle_share:.0%} of slot time idle")
     handles = [Patch(color=colour, label=family) for family, colour in colours.items()]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the rows
     ax.grid(alpha=0.3, axis="x")
     return png(figure)
 

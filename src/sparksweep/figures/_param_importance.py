@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["ParamImportance", "param_importance"]
 
 _MIN_TRIALS = 3
+_MAX_TRIALS = 200
+"""Importances are computed over at most this many of the family's trials (a seeded sample, the best one kept): the
+forest's cost grows with the trials, and 200 of them pin the shares down."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,21 @@ class ParamImportance:
     metric: str
     evaluator: str
     n_trials: int
+    """The trials the importances were computed over."""
     params: tuple[str, ...]
     importances: tuple[float, ...]
+    of_trials: int = 0
+    """The family's completed trials, when more than ``n_trials`` (a sample of them was used); else 0."""
+
+
+def _sample(trials: list[TrialResult], direction: Direction, limit: int = _MAX_TRIALS) -> list[TrialResult]:
+    """At most ``limit`` of ``trials``: the best one and a seeded sample of the others, by trial number."""
+    if len(trials) <= limit:
+        return trials
+    sign = -1.0 if direction is Direction.MAXIMIZE else 1.0
+    best = min(trials, key=lambda t: sign * (t.value or 0.0))
+    others = random.Random(0).sample([t for t in trials if t is not best], limit - 1)
+    return sorted([best, *others], key=lambda t: t.number)
 
 
 def _distribution(texts: list[str]) -> tuple[Any, list[Any]] | None:
@@ -101,7 +118,8 @@ def param_importance(record: SweepRecord, evaluator: str = "fanova") -> ParamImp
     found = _family_trials(record)
     if found is None:
         return None
-    family, trials = found
+    family, every = found
+    trials = _sample(every, record.direction)
     names = [p for p in trials[0].params if all(p in t.params for t in trials)]
     spans = {p: _distribution([t.params[p] for t in trials]) for p in names}
     varied = {p: span for p, span in spans.items() if span is not None}
@@ -132,4 +150,5 @@ def param_importance(record: SweepRecord, evaluator: str = "fanova") -> ParamImp
         n_trials=len(trials),
         params=tuple(k for k, _ in ordered),
         importances=tuple(float(v) for _, v in ordered),
+        of_trials=len(every) if len(every) > len(trials) else 0,
     )

@@ -4,10 +4,10 @@ the version it registered. The same record serves a sweep that has just finished
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparksweep.metrics import Direction
-from sparksweep.tracking import TAG_RESCORE_OF, child_runs, read_sweep_run, read_trials
+from sparksweep.tracking import TAG_KIND, TAG_RESCORE_OF, child_runs, read_sweep_run, read_trials
 from sparksweep.trial import TrialState
 
 if TYPE_CHECKING:
@@ -110,10 +110,10 @@ def _gate(tags: dict[str, str], name: str | None) -> GateRecord | None:
     )
 
 
-def _rescores(client: MlflowClient, experiment_id: str, parent_run_id: str, metric: str) -> tuple[Rescore, ...]:
-    runs = child_runs(client, experiment_id, parent_run_id, kind="rescore")
+def _rescores(runs: list[Any], metric: str) -> tuple[Rescore, ...]:
+    """The finalists' re-scorings among a sweep's child runs."""
     out = []
-    for run in runs:
+    for run in (r for r in runs if r.data.tags.get(TAG_KIND) == "rescore"):
         value = run.data.metrics.get(metric) if run.info.status == "FINISHED" else None
         out.append(Rescore(run.info.run_id, run.data.tags.get(TAG_RESCORE_OF, ""), value))
     return tuple(sorted(out, key=lambda r: r.trial_run_id))
@@ -132,7 +132,8 @@ def read_sweep_record(client: MlflowClient, parent_run_id: str, registered_name:
     params = dict(parent.data.params)
     metric = params.get("metric", "")
     experiment_id = str(parent.info.experiment_id)
-    trials = read_trials(client, experiment_id, parent_run_id, metric)
+    runs = child_runs(client, experiment_id, parent_run_id)  # read once: the trials and the re-scorings
+    trials = read_trials(client, experiment_id, parent_run_id, metric, runs=runs)
     tags = dict(parent.data.tags)
     return SweepRecord(
         run_id=parent_run_id,
@@ -145,7 +146,7 @@ def read_sweep_record(client: MlflowClient, parent_run_id: str, registered_name:
         started=(parent.info.start_time or 0) / 1000,
         ended=None if parent.info.end_time is None else parent.info.end_time / 1000,
         trials=tuple(trials),
-        rescores=_rescores(client, experiment_id, parent_run_id, metric),
+        rescores=_rescores(runs, metric),
         gate=_gate(tags, registered_name),
         stop_reason=tags.get("sparksweep.stop_reason"),
     )

@@ -203,7 +203,8 @@ def parallel_coordinates(record: SweepRecord) -> ParallelCoordinates | None:
 
 @dataclass(frozen=True)
 class Slot:
-    """One trial on the timeline: the slot it ran in, its start and end (seconds from the sweep's start)."""
+    """One trial on the timeline: the slot it ran in, its start, when it was computed and its end (seconds from
+    the sweep's start; from ``computed`` to ``end`` it was being recorded, while its slot could start the next)."""
 
     slot: int
     start: float
@@ -211,6 +212,13 @@ class Slot:
     number: int
     family: str
     state: str
+    computed: float | None = None
+    """None: not known (a failed trial, or a run without ``compute_time``); the whole bar counts as computing."""
+
+    @property
+    def busy_until(self) -> float:
+        """The end of its computation (its slot's busy time), else its end."""
+        return self.end if self.computed is None else self.computed
 
 
 @dataclass(frozen=True)
@@ -222,11 +230,14 @@ class Timeline:
     span: float
     """Seconds from the sweep's start to its last trial's end."""
     busy: float
-    """Seconds the slots spent running trials, summed over slots."""
+    """Seconds the slots spent computing trials, summed over slots (recording tails overlap the next trial)."""
+    recorded: bool = False
+    """Whether the slots are the ones the runs record (``sparksweep.slot``); False: packed from the runs' times (a
+    sweep recorded before the tag existed), so a slot's recording overlapping its next trial adds rows."""
 
     @property
     def idle_share(self) -> float:
-        """The share of slot time spent without a trial (0 when nothing ran)."""
+        """The share of slot time spent without a trial computing (0 when nothing ran)."""
         total = self.slots * self.span
         return 0.0 if total <= 0 else max(0.0, 1.0 - self.busy / total)
 
@@ -255,18 +266,59 @@ def pack_slots(intervals: list[tuple[float, float]]) -> list[int]:
     return slots
 
 
+def _place(intervals: list[tuple[float, float]], recorded: list[int | None]) -> list[int]:
+    """Each interval's row: its recorded slot, else the first row (recorded slots first) with nothing computing
+    over it, else a new row."""
+    rows: dict[int, list[tuple[float, float]]] = {}
+    for (start, end), slot in zip(intervals, recorded, strict=True):
+        if slot is not None:
+            rows.setdefault(slot, []).append((start, end))
+    out: list[int] = []
+    count = max(rows, default=-1) + 1
+    for (start, end), slot in zip(intervals, recorded, strict=True):
+        if slot is None:
+            free = (r for r in sorted(rows) if all(e <= start or end <= s for s, e in rows[r]))
+            slot = next(free, None)
+            if slot is None:
+                slot, count = count, count + 1
+            rows.setdefault(slot, []).append((start, end))
+        out.append(slot)
+    return out
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def timeline(record: SweepRecord, now: float) -> Timeline:
-    """The trials per slot; a trial still without an end is drawn until ``now`` (epoch seconds)."""
+    """The trials per slot (the slot each run records; packed from the runs' times for runs that record none); a
+    trial still without an end is drawn until ``now`` (epoch seconds)."""
     trials: list[TrialResult] = [t for t in record.trials if t.started > 0]
-    intervals = [(t.started - record.started, (t.ended or now) - record.started) for t in trials]
-    slots = pack_slots(intervals)
+    origin = record.started
+    intervals = [(t.started - origin, max((t.ended or now) - origin, t.started - origin)) for t in trials]
+    computed = [
+        None if t.compute_time is None else min(t.started - origin + t.compute_time, end)
+        for t, (_, end) in zip(trials, intervals, strict=True)
+    ]
+    recorded = any(t.slot is not None for t in trials)
+    if recorded:
+        busy_spans = [(s, e if c is None else c) for (s, e), c in zip(intervals, computed, strict=True)]
+        slots = _place(busy_spans, [t.slot for t in trials])
+    else:
+        slots = pack_slots(intervals)
     bars = tuple(
-        Slot(slot, start, end, t.number, t.family, t.state.value)
-        for slot, (start, end), t in zip(slots, intervals, trials, strict=True)
+        Slot(slot, start, end, t.number, t.family, t.state.value, done)
+        for slot, (start, end), done, t in zip(slots, intervals, computed, trials, strict=True)
     )
     span = max((b.end for b in bars), default=0.0)
-    busy = sum(b.end - b.start for b in bars)
-    return Timeline(bars, max(slots, default=-1) + 1, span, busy)
+    rows = max(slots, default=-1) + 1
+    busy = sum(_union_length([(b.start, b.busy_until) for b in bars if b.slot == row]) for row in range(rows))
+    return Timeline(bars, rows, span, busy, recorded)
 
 
 @dataclass(frozen=True)

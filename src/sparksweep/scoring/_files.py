@@ -5,11 +5,13 @@ On a Spark UDF, every row goes JVM parquet reader -> Arrow -> socket -> Python -
 writer. With a fast model (LightGBM scores ~0.5M rows/s per core) that transfer and the JVM's parquet IO cost about
 as much as the model, and on a small machine they compete with it for the same cores. Here the driver lists the
 input's parquet files and row groups (footers only), splits the rows evenly into one task per task slot (more for
-big inputs), and runs one Spark job whose tasks each
+big inputs), and runs one DataFrame job (``spark.range`` with one row per task, through ``mapInArrow``: no RDD, so
+it runs on Spark Connect too) whose tasks each
 
 * read the row groups of their rows, only the key and feature columns, with pyarrow;
-* score them with the model shipped in a broadcast and loaded once per Python worker (as the UDF does, same
-  predictions and output columns);
+* score them with the model shipped as the UDF's is (a broadcast, or on Spark Connect inside the job or staged;
+  see :mod:`sparksweep.scoring._ship`) and loaded once per Python worker (as the UDF does, same predictions and
+  output columns);
 * write one part file into a staging folder next to the output, and return its name and row count.
 
 The driver then replaces the output with the staged parts (plus ``_SUCCESS``): a failed job leaves the old output
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
     from pyspark.sql import SparkSession
 
-    from sparksweep.scoring._udf import ShippedModel
+    from sparksweep.scoring._ship import ShippedModel
 
 __all__ = [
     "TASK_ROWS",
@@ -228,7 +230,8 @@ def _score_share(job: FileJob, shares: Iterable[tuple[int, list[Piece]]]) -> Ite
     from pyspark import TaskContext
     from threadpoolctl import threadpool_limits
 
-    from sparksweep.scoring._udf import arrow_output, predict_columns, worker_model
+    from sparksweep.scoring._ship import worker_model
+    from sparksweep.scoring._udf import arrow_output, predict_columns
 
     model = worker_model(job.shipped)
     labels = np.asarray(job.classes, dtype=object)
@@ -309,6 +312,26 @@ def _commit(filesystem: FileSystem, parts: list[str], target: str) -> None:
         pass
 
 
+def _run_shares(spark: SparkSession, job: FileJob, shares: list[list[Piece]]) -> list[tuple[str, int]]:
+    """One DataFrame job of one task per share (``spark.range`` puts one id in each of its partitions); returns each
+    part file written and its rows."""
+    import pyarrow as pa
+
+    schema = pa.schema([pa.field("part", pa.string()), pa.field("rows", pa.int64())])
+
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            mine = [(index, shares[index]) for index in batch.column("id").to_pylist()]
+            written = list(_score_share(job, mine))
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([p for p, _ in written], pa.string()), pa.array([r for _, r in written], pa.int64())],
+                schema=schema,
+            )
+
+    frame = spark.range(0, len(shares), 1, len(shares)).mapInArrow(run, "part string, rows long")
+    return [(str(row["part"]), int(row["rows"])) for row in frame.collect()]
+
+
 def score_files(spark: SparkSession, source: ParquetSource, job: FileJob, tasks: int) -> int:
     """Score ``source`` into the parquet folder ``job.output`` in ``tasks`` Spark tasks; returns the rows written.
 
@@ -320,12 +343,7 @@ def score_files(spark: SparkSession, source: ParquetSource, job: FileJob, tasks:
     filesystem, target = _filesystem(job.output)
     filesystem.create_dir(job.staging)
     try:
-        shares = list(enumerate(plan_pieces(source, tasks)))
-        results = (
-            spark.sparkContext.parallelize(shares, len(shares))
-            .mapPartitions(lambda rows: _score_share(job, rows))
-            .collect()
-        )
+        results = _run_shares(spark, job, plan_pieces(source, tasks))
         _commit(filesystem, [part for part, _ in results], target)
         return sum(rows for _, rows in results)
     finally:

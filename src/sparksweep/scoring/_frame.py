@@ -2,7 +2,8 @@
 then sparksweep's own models scored by its Arrow UDF (see :mod:`sparksweep.scoring._udf`), which loads the model
 once per Python worker process, calls it without MLflow's per-batch schema enforcement and caps each task's model
 threads at ``spark.task.cpus``; ``udf="spark_udf"`` (and any model that is not sparksweep's own) goes through
-``mlflow.pyfunc.spark_udf``.
+``mlflow.pyfunc.spark_udf``. On a Spark Connect session the model rides in the UDF's closure, or is staged in
+``staging_dir`` when it is big (:mod:`sparksweep.scoring._ship`); the outputs are the same, row for row.
 
 Output columns, by task: binary, ``prediction`` = P(positive class) as a double; multiclass, ``probabilities`` (an
 array in class order) and ``prediction`` (the most probable class label); regression, ``prediction`` as a double.
@@ -19,15 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sparksweep._spark import is_remote
 from sparksweep.errors import DataError
-from sparksweep.scoring._models import ModelKind, downloaded_model
+from sparksweep.scoring._models import ModelKind, downloaded_model, resolve_model_uri
+from sparksweep.scoring._session import session_mode
 from sparksweep.scoring.schema import model_input_types, require_columns, spark_column_types
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
 
-    from sparksweep.scoring._udf import ShippedModel
+    from sparksweep.scoring._ship import ShippedModel
 
 __all__ = ["Scoring", "Udf", "check_udf", "score_loaded", "score_spark", "task_cpus"]
 
@@ -40,8 +43,8 @@ _SPARK_SQL_TYPES = {"long": "bigint", "integer": "int", "double": "double", "flo
 
 @dataclass
 class Scoring:
-    """A lazily scored Spark DataFrame and what to clean up once the jobs that read it are done: the broadcast
-    holding sparksweep's model, or the files ``spark_udf`` left on the driver."""
+    """A lazily scored Spark DataFrame and what to clean up once the jobs that read it are done: the broadcast or
+    staged file holding sparksweep's model, or the files ``spark_udf`` left on the driver."""
 
     frame: SparkDataFrame
     shipped: ShippedModel | None = None
@@ -58,11 +61,17 @@ def _remove_files(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _generic_udf(spark: SparkSession, local: str, result_type: str) -> tuple[Any, list[Path]]:
+def _generic_udf(spark: SparkSession, local: str, result_type: str, lasting: str) -> tuple[Any, list[Path]]:
     """``mlflow.pyfunc.spark_udf`` on a local model folder, and the files it leaves on the driver:
-    ``SparkModelCache.add_local_model`` zips the model into the temp folder and never removes the zip."""
+    ``SparkModelCache.add_local_model`` zips the model into the temp folder and never removes the zip.
+
+    On Spark Connect MLflow ships no files: each Python worker loads the model from the URI it is given, so it gets
+    ``lasting`` (the model's artifact location in the store, or a local model folder made absolute), not the
+    download that is removed before the DataFrame is evaluated."""
     import mlflow
 
+    if is_remote(spark):
+        return mlflow.pyfunc.spark_udf(spark, lasting, result_type=result_type, env_manager="local"), []
     before = set(spark.sparkContext.listFiles)
     udf = mlflow.pyfunc.spark_udf(spark, local, result_type=result_type, env_manager="local")
     temp = Path(tempfile.gettempdir()).resolve()
@@ -84,6 +93,7 @@ def score_spark(
     result_type: str | None = None,
     threads: int | None = None,
     udf: Udf = "arrow",
+    staging_dir: str | None = None,
 ) -> SparkDataFrame:
     """Score a Spark DataFrame lazily; returns the ``keep`` columns (all when None) plus the prediction column(s).
 
@@ -95,15 +105,25 @@ def score_spark(
     before). ``threads`` caps each task's model threads (default ``spark.task.cpus``, so concurrent tasks do not
     oversubscribe the cores).
 
+    On a Spark Connect session (no broadcast) the model rides inside the UDF's closure; one over
+    :data:`~sparksweep.scoring._ship.INLINE_BYTES` zipped is staged in ``staging_dir``, a folder every executor can
+    read (a Unity Catalog volume on Databricks), and that file is removed when this process exits.
+    ``udf="spark_udf"`` on Spark Connect ships no model files: its Python workers load the model from its store
+    (its artifact location; a local model folder only where the executors share this machine's disk).
+
     Example:
         >>> scored = score_spark(spark.table("users"), "models:/churn@champion", keep=["user_id"])  # doctest: +SKIP
     """
     import mlflow
 
-    with downloaded_model(model_uri, tracking_uri) as local:
+    with session_mode(df.sparkSession), downloaded_model(model_uri, tracking_uri) as local:
         model = mlflow.pyfunc.load_model(local)
-        scoring = score_loaded(df, local, model, model_uri, prediction_col, keep, result_type, threads, udf)
+        scoring = score_loaded(
+            df, local, model, model_uri, prediction_col, keep, result_type, threads, udf, staging_dir, tracking_uri
+        )
     atexit.register(_remove_files, scoring.leftovers)
+    if scoring.shipped is not None and scoring.shipped.holds_files:
+        atexit.register(scoring.shipped.release)
     return scoring.frame
 
 
@@ -117,11 +137,14 @@ def score_loaded(
     result_type: str | None,
     threads: int | None = None,
     udf: Udf = "arrow",
+    staging_dir: str | None = None,
+    tracking_uri: str | None = None,
 ) -> Scoring:
     """Build the scored DataFrame; ``local`` (the model folder) is no longer needed when this returns."""
     from pyspark.sql import functions as sf
 
-    from sparksweep.scoring._udf import scoring_udf, ship_model
+    from sparksweep.scoring._ship import ship_model
+    from sparksweep.scoring._udf import scoring_udf
 
     check_udf(udf)
     required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
@@ -133,13 +156,14 @@ def score_loaded(
     kept = [sf.col(c) for c in (keep if keep is not None else df.columns)]
     kind = ModelKind.of(model)
     if kind.task is None or udf == "spark_udf":
-        generic, leftovers = _generic_udf(df.sparkSession, local, result_type or _default_result_type(kind))
+        lasting = lasting_uri(model_uri, tracking_uri) if is_remote(df.sparkSession) else local
+        generic, leftovers = _generic_udf(df.sparkSession, local, result_type or _default_result_type(kind), lasting)
         scored = generic(*inputs)
         if kind.task == "multiclass":
             return Scoring(_multiclass_columns(df, kept, scored, prediction_col, kind), leftovers=leftovers)
         return Scoring(df.select(*kept, scored.alias(prediction_col)), leftovers=leftovers)
     threads = threads or task_cpus(df.sparkSession)
-    shipped = ship_model(df.sparkSession, local)
+    shipped = ship_model(df.sparkSession, local, staging_dir)
     ours = scoring_udf(shipped, str(kind.task), kind.classes, list(required), threads, kind.takes_matrix(required))
     scored = ours(*inputs)
     if kind.task == "multiclass":
@@ -148,6 +172,14 @@ def score_loaded(
     else:
         out = df.select(*kept, scored.alias(prediction_col))
     return Scoring(out, shipped=shipped)
+
+
+def lasting_uri(model_uri: str, tracking_uri: str | None) -> str:
+    """Where the model stays while a lazily scored DataFrame may be evaluated: a local folder (made absolute), else
+    its artifact location in the store (``models:/`` and ``runs:/`` resolved there)."""
+    if Path(model_uri).exists():
+        return str(Path(model_uri).resolve())
+    return resolve_model_uri(model_uri, tracking_uri)
 
 
 def check_udf(udf: str | None) -> None:

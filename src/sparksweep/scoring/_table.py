@@ -4,7 +4,8 @@ From a parquet path to a parquet path with one of sparksweep's own models, the U
 per slot, and each task reads its share of the row groups with pyarrow, scores it and writes its own part file (see
 :mod:`sparksweep.scoring._files`), so no row crosses between the JVM and Python. Otherwise the table goes through a
 Spark UDF (:mod:`sparksweep.scoring._frame`). The model copies and archives made for the job are removed when it is
-done.
+done. Both paths run on a Spark Connect session too (DataFrame jobs only; the model rides in the job, or is staged in
+``staging_dir``), with the same outputs.
 
 Example:
     >>> score_table("models:/churn@champion", input_path="in.parquet", output_path="out.parquet")  # doctest: +SKIP
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparksweep._spark import is_remote
 from sparksweep.errors import DataError
 from sparksweep.scoring._frame import Scoring, Udf, check_udf, score_loaded, task_cpus
 from sparksweep.scoring._models import ModelKind, downloaded_model, model_features
+from sparksweep.scoring._session import default_parallelism, partitions, session_mode
 from sparksweep.scoring.schema import arrow_column_types, model_input_types, require_columns
 
 if TYPE_CHECKING:
@@ -76,6 +79,7 @@ def score_table(
     batch_rows: int = ARROW_BATCH_ROWS,
     threads: int | None = None,
     udf: Udf | None = None,
+    staging_dir: str | None = None,
 ) -> ScoreReport:
     """Read a table (parquet, csv or a Spark table), score it on Spark and write parquet or a Spark table.
 
@@ -91,6 +95,11 @@ def score_table(
     raised to ``batch_rows`` for the job. ``threads`` caps each task's model threads (default ``spark.task.cpus``);
     the model copies and archives made for the job are removed when it is done.
 
+    ``spark`` may be a Spark Connect session (Databricks Standard access mode and serverless): the model then rides
+    inside the job, or, over :data:`~sparksweep.scoring._ship.INLINE_BYTES` zipped, is staged once in
+    ``staging_dir`` (a folder every executor can read, such as a Unity Catalog volume), checked by sha256 where it
+    is read, and removed when the job ends.
+
     Example:
         >>> score_table("models:/churn@champion", input_path="users.parquet", output_path="scores.parquet",
         ...             keep=["user_id"])  # doctest: +SKIP
@@ -105,25 +114,28 @@ def score_table(
 
         spark = get_spark()
     started = time.perf_counter()
-    if input_path is not None and not Path(input_path).exists() and "://" not in input_path:
-        raise DataError(f"input {input_path!r} does not exist (resolved against {Path.cwd()})")
-    if udf is None and input_path is not None and output_path is not None:
-        from sparksweep.scoring._files import parquet_source
+    with session_mode(spark):  # pyspark's functions for this session's kind (see scoring._session)
+        if input_path is not None and not Path(input_path).exists() and "://" not in input_path:
+            raise DataError(f"input {input_path!r} does not exist (resolved against {Path.cwd()})")
+        if udf is None and input_path is not None and output_path is not None:
+            from sparksweep.scoring._files import parquet_source
 
-        source = parquet_source(input_path)
-        if source is not None:
-            written = _score_files(spark, source, output_path, model_uri, tracking_uri, keep, threads)
-            if written is not None:
-                return ScoreReport(written[0], output_path, time.perf_counter() - started, written[1], "files")
-    scoring, kind = _udf_scoring(spark, model_uri, tracking_uri, input_path, input_table, keep, threads, udf or "arrow")
-    rows = _write(spark, scoring, output_path, output_table, batch_rows)
-    return ScoreReport(
-        rows=rows,
-        output=str(output_path or output_table),
-        seconds=time.perf_counter() - started,
-        columns=scoring.frame.columns,
-        method="spark_udf" if udf == "spark_udf" or kind.task is None else "arrow",
-    )
+            source = parquet_source(input_path)
+            if source is not None:
+                written = _score_files(spark, source, output_path, model_uri, tracking_uri, keep, threads, staging_dir)
+                if written is not None:
+                    return ScoreReport(written[0], output_path, time.perf_counter() - started, written[1], "files")
+        scoring, kind = _udf_scoring(
+            spark, model_uri, tracking_uri, input_path, input_table, keep, threads, udf or "arrow", staging_dir
+        )
+        rows = _write(spark, scoring, output_path, output_table, batch_rows)
+        return ScoreReport(
+            rows=rows,
+            output=str(output_path or output_table),
+            seconds=time.perf_counter() - started,
+            columns=scoring.frame.columns,
+            method="spark_udf" if udf == "spark_udf" or kind.task is None else "arrow",
+        )
 
 
 def _udf_scoring(
@@ -135,6 +147,7 @@ def _udf_scoring(
     keep: list[str] | None,
     threads: int | None,
     udf: Udf,
+    staging_dir: str | None,
 ) -> tuple[Scoring, ModelKind]:
     """The input read and scored lazily by a Spark UDF (spread over the task slots first), and what the model is."""
     import mlflow
@@ -142,12 +155,14 @@ def _udf_scoring(
     with downloaded_model(model_uri, tracking_uri) as local:
         model = mlflow.pyfunc.load_model(local)
         df = read_input(spark, path=input_path, table=input_table)
-        slots = spark.sparkContext.defaultParallelism
-        if df.rdd.getNumPartitions() < slots:  # Spark reads a small file as one partition: spread it over the slots
+        slots = default_parallelism(spark)
+        if partitions(df) < slots:  # Spark reads a small file as one partition: spread it over the slots
             df = df.repartition(slots)
         features = model_features(model)
         kept = keep if keep is not None else [c for c in df.columns if c not in features]
-        scoring = score_loaded(df, local, model, model_uri, "prediction", kept, None, threads, udf)
+        scoring = score_loaded(
+            df, local, model, model_uri, "prediction", kept, None, threads, udf, staging_dir, tracking_uri
+        )
     return scoring, ModelKind.of(model)
 
 
@@ -186,6 +201,7 @@ def _score_files(
     tracking_uri: str | None,
     keep: list[str] | None,
     threads: int | None,
+    staging_dir: str | None,
 ) -> tuple[int, list[str]] | None:
     """Score a parquet input into a parquet folder in Spark tasks that read and write with pyarrow; returns the rows
     written and the output's columns, or None for a model that is not sparksweep's own (the UDF path scores it).
@@ -193,7 +209,7 @@ def _score_files(
     from sparksweep.scoring._driver import scoring_model
     from sparksweep.scoring._files import score_files, task_count
 
-    scoring = scoring_model(spark, model_uri, tracking_uri)
+    scoring = scoring_model(spark, model_uri, tracking_uri, staging_dir)
     try:
         kind = ModelKind.of(scoring.model)
         if kind.task is None:
@@ -252,7 +268,9 @@ def _file_job(
 
 def _slots(spark: SparkSession) -> int:
     """The tasks the registered executors run at once (cores / ``spark.task.cpus``); before any has registered on a
-    cluster, Spark's default parallelism."""
+    cluster, Spark's default parallelism. On Spark Connect, the default parallelism over ``spark.task.cpus``."""
     from sparksweep._spark import current_slots
 
+    if is_remote(spark):
+        return max(1, default_parallelism(spark) // task_cpus(spark))
     return current_slots(spark) or int(spark.sparkContext.defaultParallelism)

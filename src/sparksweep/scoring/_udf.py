@@ -7,97 +7,33 @@ What makes it fast (benchmarks/bench_scoring.py measures it against the raw mode
   a float64 matrix for the booster: no pandas frame, no MLflow schema enforcement per batch (the signature was
   checked once, on the driver);
 * the model is unpacked and loaded once per Python worker (Spark reuses its Python workers across tasks,
-  ``spark.python.worker.reuse``), cached by the digest of its files;
+  ``spark.python.worker.reuse``), cached by the sha256 of its files (:mod:`sparksweep.scoring._ship`: how it gets
+  there, a broadcast on a classic session, the UDF's closure or a staged file on Spark Connect);
 * each task's model threads are capped (default ``spark.task.cpus``), so concurrent tasks do not oversubscribe the
   cores; the key columns stay in the JVM.
 
-The model's files travel to the executors as a zip held in a Spark broadcast: nothing is written on the driver, and
-a worker unpacks them into a temporary folder that is removed as soon as the model is in memory.
-
 Example:
-    >>> shipped = ship_model(spark, "/path/to/model")  # doctest: +SKIP
+    >>> shipped = ship_model(spark, "/path/to/model")  # sparksweep.scoring._ship  # doctest: +SKIP
     >>> df.select("user_id", scoring_udf(shipped, "binary", [], features, 1, True)(*features))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import tempfile
 import warnings
-import zipfile
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sparksweep.scoring._ship import worker_model
+
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark import Broadcast
-    from pyspark.sql import SparkSession
 
-__all__ = ["ShippedModel", "arrow_output", "predict_columns", "scoring_udf", "ship_model", "worker_model"]
+    from sparksweep.scoring._ship import ShippedModel
 
-_CACHED_MODELS = 4
-"""Models kept per Python worker process (a long-lived worker may score with several models in turn)."""
-_models: OrderedDict[str, Any] = OrderedDict()
-"""digest -> the loaded python model, in this (worker) process; a cache of immutable models, not run state."""
-
-
-@dataclass(frozen=True)
-class ShippedModel:
-    """A model's files zipped into a Spark broadcast, named by their digest."""
-
-    digest: str
-    payload: Broadcast[bytes]
-
-    def release(self) -> None:
-        """Drop the broadcast from the driver and the executors (once no job needs it any more)."""
-        self.payload.destroy()
-
-
-def zip_model(local: str | Path) -> bytes:
-    """The files of a model folder as zip bytes (in memory)."""
-    buffer = io.BytesIO()
-    root = Path(local)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in root.rglob("*") if p.is_file()):
-            archive.write(file, file.relative_to(root).as_posix())
-    return buffer.getvalue()
-
-
-def ship_model(spark: SparkSession, local: str | Path) -> ShippedModel:
-    """Zip the model folder ``local`` into a broadcast; the folder may be removed as soon as this returns."""
-    payload = zip_model(local)
-    digest = hashlib.sha256(payload).hexdigest()
-    return ShippedModel(digest=digest, payload=spark.sparkContext.broadcast(payload))
-
-
-def load_zipped_model(payload: bytes) -> Any:
-    """Load a zipped pyfunc model and return its python model; the unpacked files are removed once it is loaded."""
-    import mlflow
-
-    with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            archive.extractall(tmp)
-        return mlflow.pyfunc.load_model(tmp).unwrap_python_model()
-
-
-def worker_model(shipped: ShippedModel) -> Any:
-    """The python model of ``shipped``, loaded at most once per process (runs in the Python workers)."""
-    model = _models.get(shipped.digest)
-    if model is None:
-        model = load_zipped_model(shipped.payload.value)
-        _models[shipped.digest] = model
-        while len(_models) > _CACHED_MODELS:
-            _models.popitem(last=False)
-    else:
-        _models.move_to_end(shipped.digest)
-    return model
+__all__ = ["arrow_output", "predict_columns", "scoring_udf"]
 
 
 def feature_matrix(columns: Sequence[pa.Array]) -> np.ndarray:

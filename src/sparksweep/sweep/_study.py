@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from sparksweep.errors import SpecError
 from sparksweep.executors import BaseExecutor
-from sparksweep.figures import FigureInputs, draw_sweep_figures
+from sparksweep.figures import FigureInputs, draw_sweep_figures, preload_matplotlib
 from sparksweep.sweep._background import ExecutorShutdown, ExecutorStartup
 from sparksweep.sweep._conclude import conclude
 from sparksweep.sweep._ensemble import Ensemble, select_ensemble
@@ -84,6 +84,8 @@ def run_study(
         handle = None if plan.dataset is None else runner.share(plan.dataset.training)
         runner.prepare(tracking_uri)
         _open_parent(tracker, plan, runner)
+        if plan.spec is not None and plan.spec.tracking.figures:
+            preload_matplotlib()  # imported while the trials run, drawn once after them
     except BaseException:
         if own:
             runner.shutdown()

@@ -16,6 +16,7 @@ from sparksweep.tracking._autolog import (
     estimator_record,
 )
 from sparksweep.tracking._names import (
+    COMPUTE_TIME_METRIC,
     ELAPSED_METRIC,
     SPEC_ARTIFACT,
     STATE_LOST,
@@ -28,6 +29,7 @@ from sparksweep.tracking._names import (
     TAG_RESCORE_OF,
     TAG_RUN_NAME,
     TAG_SEARCHED,
+    TAG_SLOT,
     TAG_STATE,
     TAG_STOP_REASON,
     TAG_SWEEP_RUN,
@@ -51,6 +53,7 @@ from sparksweep.tracking._uri import (
 )
 
 __all__ = [
+    "COMPUTE_TIME_METRIC",
     "DEFAULT_TRACKING_URI",
     "ELAPSED_METRIC",
     "SPEC_ARTIFACT",
@@ -64,6 +67,7 @@ __all__ = [
     "TAG_RESCORE_OF",
     "TAG_RUN_NAME",
     "TAG_SEARCHED",
+    "TAG_SLOT",
     "TAG_STATE",
     "TAG_STOP_REASON",
     "TAG_SWEEP_RUN",

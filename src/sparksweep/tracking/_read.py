@@ -11,6 +11,7 @@ from sparksweep.errors import SpecError
 from sparksweep.space import FAMILY_PARAM
 from sparksweep.tracking._names import (
     _PARAM_LIMIT,
+    COMPUTE_TIME_METRIC,
     SPEC_ARTIFACT,
     STATE_LOST,
     TAG_ERROR,
@@ -18,6 +19,7 @@ from sparksweep.tracking._names import (
     TAG_MODEL_URI,
     TAG_PARENT,
     TAG_SEARCHED,
+    TAG_SLOT,
     TAG_STATE,
     TAG_TRIAL_NUMBER,
 )
@@ -104,6 +106,7 @@ def read_trials(
     *,
     space: SearchSpace | None = None,
     curves: bool = False,
+    runs: list[Any] | None = None,
 ) -> list[TrialResult]:
     """Every child run of the sweep ``parent_run_id`` as a trial, by trial number.
 
@@ -113,8 +116,10 @@ def read_trials(
         space: Types the hyperparameters by this space (:meth:`SearchSpace.check`; a trial that does not fit it
             raises :class:`SpecError` naming it); None leaves them the strings MLflow stores.
         curves: Also read each finished trial's per-round scores (what a pruner learns from).
+        runs: The sweep's child runs when the caller has read them already (:func:`child_runs`): not read again.
     """
-    runs = child_runs(client, experiment_id, parent_run_id)
+    if runs is None:
+        runs = child_runs(client, experiment_id, parent_run_id)
     out = [_trial(client, run, metric, space, curves) for run in runs if TAG_TRIAL_NUMBER in run.data.tags]
     return sorted(out, key=lambda t: t.number)
 
@@ -150,7 +155,14 @@ def _trial(client: MlflowClient, run: Any, metric: str, space: SearchSpace | Non
         lost=state is TrialState.RUNNING or tags.get(TAG_STATE) == STATE_LOST,
         started=started,
         ended=None if run.info.end_time is None else run.info.end_time / 1000,
+        slot=_slot(tags.get(TAG_SLOT)),
+        compute_time=metrics.get(COMPUTE_TIME_METRIC),
     )
+
+
+def _slot(text: str | None) -> int | None:
+    """The ``sparksweep.slot`` tag as a slot index; None when absent or not a non-negative integer."""
+    return int(text) if text is not None and text.isdigit() else None
 
 
 def _fold_scores(metrics: dict[str, float], metric: str) -> tuple[float, ...]:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sparksweep.tracking._names import TAG_SLOT
 from sparksweep.tracking._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -27,16 +28,23 @@ class TrialRunSpec:
     tags: dict[str, str]
     params: dict[str, str]
 
-    def create(self, client: MlflowClient, retry: RetryPolicy) -> str:
-        """Create the run (RUNNING) with its tags and params; returns its id."""
+    def create(
+        self, client: MlflowClient, retry: RetryPolicy, *, slot: int | None = None, started: float | None = None
+    ) -> str:
+        """Create the run (RUNNING) with its tags and params; returns its id.
+
+        ``slot``: the executor slot running the trial (the ``sparksweep.slot`` tag); ``started``: when the trial
+        started (seconds since the epoch; default: now), the run's start time.
+        """
         from mlflow.entities import Param
 
+        tags = self.tags if slot is None else {**self.tags, TAG_SLOT: str(slot)}
         run = retry.call(
             "create the trial's run",
             client.create_run,
             self.experiment_id,
-            tags=self.tags,
-            start_time=int(time.time() * 1000),
+            tags=tags,
+            start_time=int((time.time() if started is None else started) * 1000),
         )
         run_id = str(run.info.run_id)
         batch = [Param(k, v) for k, v in self.params.items()]

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sparksweep.tracking._names import TAG_MODEL_URI, TAG_RECORDED_BY
+from sparksweep.tracking._names import COMPUTE_TIME_METRIC, TAG_MODEL_URI, TAG_RECORDED_BY
 from sparksweep.trial import TrialResult
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ def finish_computed(
     now = int(time.time() * 1000)
     model_id = None if model_uri is None else model_uri.removeprefix("models:/")
     values = {**result.metrics, DURATION_METRIC: result.duration}
+    if result.compute_time is not None:
+        values.setdefault(COMPUTE_TIME_METRIC, result.compute_time)
     points = [Metric(k, v, now, 0, model_id=model_id) for k, v in values.items() if k not in run.data.metrics]
     how = "the driver, from the result its worker computed (the worker exited while recording it)"
     tags = [RunTag(TAG_RECORDED_BY, how)]

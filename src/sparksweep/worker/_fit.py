@@ -4,6 +4,7 @@ stopping's rounds, pruning. Nothing here writes to the store: the result is a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -50,7 +51,11 @@ def start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Compute
         task = opening.task(task)
     outcome = FitOutcome(task, opening, started, autolog)
     try:
-        return _compute(task, outcome, same_thread)
+        computed = _compute(task, outcome, same_thread)
+        outcome.compute_time = opening.elapsed()  # recorded with the trial: the timeline's solid part
+        if computed.value is None:  # pruned: nothing to salvage
+            return computed
+        return dataclasses.replace(computed, draft=outcome.draft())  # recorded by the driver if the worker dies first
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
         record = functools.partial(outcome.record_failure, exc, "fit")
         return ComputedTrial(task.number, record, None, same_thread, outcome.failed_draft(exc))
@@ -98,7 +103,7 @@ def _compute(task: TrialTask, outcome: FitOutcome, same_thread: bool) -> Compute
         outcome.fit_time = time.perf_counter() - t0
         value = _score(task, estimator, data, metric, cv, outcome)
     outcome.estimator, outcome.data, outcome.value = estimator, data, value
-    return ComputedTrial(task.number, outcome.record, value, same_thread, outcome.draft())
+    return ComputedTrial(task.number, outcome.record, value, same_thread)
 
 
 def _note_folds(outcome: FitOutcome, cv: CrossValidation) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from sparksweep.tracking import COMPUTE_TIME_METRIC
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker._process import quiet_worker, tracking_client
 from sparksweep.worker._record import end_run, failed_draft, failed_result, metric_point
@@ -57,6 +58,8 @@ def start_objective(task: ObjectiveTask, on_open: Callable[[str], None] | None) 
         value=value,
         metrics={task.metric: value},
         duration=time.perf_counter() - started,
+        slot=task.slot,
+        compute_time=opening.elapsed(),
         recorded=False,
     )
     return ComputedTrial(task.number, functools.partial(_record_value, task, opening, draft), value, draft=draft)
@@ -68,7 +71,11 @@ def _record_value(task: ObjectiveTask, opening: RunOpening, draft: TrialResult) 
     task = opening.task(task)  # raises when the run could not be created: the driver records the trial
     client = tracking_client(task.tracking_uri)  # opened meanwhile (the store may still have been opening)
     try:
-        points = [metric_point(k, v) for k, v in draft.metrics.items()] + [metric_point("duration", draft.duration)]
+        points = [metric_point(k, v) for k, v in draft.metrics.items()]
+        points += [
+            metric_point("duration", draft.duration),
+            metric_point(COMPUTE_TIME_METRIC, draft.compute_time or 0.0),
+        ]
         task.retry.call("log the trial's results", client.log_batch, task.run_id, metrics=points)
         task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
     except Exception as exc:  # not recorded: the trial counts as failed

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialError
-from sparksweep.tracking import TAG_MODEL_URI, AutologMode, estimator_record
+from sparksweep.tracking import COMPUTE_TIME_METRIC, TAG_MODEL_URI, AutologMode, estimator_record
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker._process import tracking_client
 
@@ -43,6 +43,8 @@ class FitOutcome:
     reporter: StepReporter | None = None
     data_time: float = 0.0
     fit_time: float = 0.0
+    compute_time: float | None = None
+    """Seconds from the trial's start until it was computed (before its recording)."""
     estimator: Any = None
     data: TrainingData | None = None
     value: float = math.nan
@@ -68,6 +70,7 @@ class FitOutcome:
                 self.metric_name: self.value,
                 "fit_time": self.fit_time,
                 "data_load_time": self.data_time,
+                **self._compute_time(),
             },
             duration=time.perf_counter() - self.started,
             fit_time=self.fit_time,
@@ -76,8 +79,13 @@ class FitOutcome:
             pruner_attrs={} if reporter is None else reporter.system_attrs,
             fold_scores=self.fold_scores,
             predictions=self.predictions,
+            slot=self.task.slot,
+            compute_time=self.compute_time,
             recorded=False,
         )
+
+    def _compute_time(self) -> dict[str, float]:
+        return {} if self.compute_time is None else {COMPUTE_TIME_METRIC: self.compute_time}
 
     def record(self) -> TrialResult:
         """Write the trial's model, metrics, settings and end into its run (the model and one batch)."""
@@ -225,7 +233,7 @@ def _pruned(
         metrics=[
             metric_point("pruned_step", float(pruned.step)),
             metric_point("fit_time", outcome.fit_time),
-            *(metric_point(k, v) for k, v in (extra or {}).items()),
+            *(metric_point(k, v) for k, v in {**(extra or {}), **outcome._compute_time()}.items()),
         ],
         tags=[RunTag("sparksweep.state", "pruned"), RunTag("sparksweep.pruned_step", str(pruned.step))],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -28,11 +29,12 @@ def open_trial_run(task: TaskT) -> TaskT:
     return task if task.run_id else dataclasses.replace(task, run_id=_create_run(task))
 
 
-def _create_run(task: TrialTask | ObjectiveTask) -> str:
-    """Create ``task``'s child run (its callers use the driver's run id instead when the task has one)."""
+def _create_run(task: TrialTask | ObjectiveTask, started: float | None = None) -> str:
+    """Create ``task``'s child run, tagged with its slot, starting at ``started`` (epoch seconds; default: now); its
+    callers use the driver's run id instead when the task has one."""
     if task.child is None:
         raise TrialError(f"trial {task.number} has neither a run id nor a child run to create; give it one of them")
-    return task.child.create(tracking_client(task.tracking_uri), task.retry)
+    return task.child.create(tracking_client(task.tracking_uri), task.retry, slot=task.slot, started=started)
 
 
 class RunOpening:
@@ -50,6 +52,9 @@ class RunOpening:
 
     def __init__(self, task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None = None) -> None:
         self._future: Future[str] = Future()
+        # The run starts when the trial does, not once the store is open (a process's first trial waits ~0.5 s).
+        self.started = time.time()
+        self._clock = time.perf_counter()
         if task.run_id:  # the driver created it
             self._opened(task.run_id, on_open)
         else:
@@ -59,7 +64,7 @@ class RunOpening:
 
     def _open(self, task: TrialTask | ObjectiveTask, on_open: Callable[[str], None] | None) -> None:
         try:
-            run_id = _create_run(task)
+            run_id = _create_run(task, self.started)
         except BaseException as exc:  # re-raised by run_id() in the trial's thread
             self._future.set_exception(exc)
             return
@@ -73,6 +78,10 @@ class RunOpening:
             self._future.set_exception(exc)
             return
         self._future.set_result(run_id)
+
+    def elapsed(self) -> float:
+        """Seconds since the trial (and its run) started."""
+        return time.perf_counter() - self._clock
 
     def run_id(self) -> str:
         """The run's id, once created; raises what creating it (or ``on_open``) raised."""

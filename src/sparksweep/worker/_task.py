@@ -70,6 +70,8 @@ class TrialTask:
     :mod:`sparksweep.sweep._ensemble`); they are not written to the store."""
     child: TrialRunSpec | None = None
     """The child run the worker creates when ``run_id`` is empty."""
+    slot: int | None = None
+    """The executor slot running it (set by the executor as it hands the task out): its run's ``sparksweep.slot``."""
 
     @property
     def family_name(self) -> str:
@@ -116,6 +118,8 @@ class ObjectiveTask:
     """The child run the worker creates when ``run_id`` is empty."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     """How writes to the tracking store are retried on transient errors (as for a model trial)."""
+    slot: int | None = None
+    """The executor slot running it (set by the executor as it hands the task out): its run's ``sparksweep.slot``."""
 
     @property
     def family_name(self) -> str:

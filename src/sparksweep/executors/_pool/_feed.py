@@ -4,6 +4,7 @@ trials' futures from what it reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -108,7 +109,7 @@ class Feed:
                     continue  # cancelled while queued: the engine records it
                 link.send_trial(task.number, future)
             try:
-                link.channel.send(("trial", task))
+                link.channel.send(("trial", dataclasses.replace(task, slot=link.slot)))  # its run's tag
             except OSError:
                 return  # the listener fails the trial (its connection is gone)
         self._requeued()
