@@ -63,8 +63,9 @@ def sample() -> dict[str, float]:
     }
 
 
-def _audit(uri: str, experiment: str, result: Any) -> list[str]:
-    """What the store holds against what the sweep reported: a list of problems (empty when all is accounted)."""
+def _audit(uri: str, experiment: str, result: Any) -> tuple[list[str], int]:
+    """What the store holds against what the sweep reported: a list of problems (empty when all is accounted), and
+    how many trials that computed a value are not FINISHED with it in the store (lost with a worker that died)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(uri)
@@ -118,7 +119,7 @@ def _audit(uri: str, experiment: str, result: Any) -> list[str]:
     running = [r.info.run_id for r in runs if r.info.status == "RUNNING"]
     if running:
         problems.append(f"{len(running)} run(s) left RUNNING")
-    return problems
+    return problems, sum(1 for _, want, _, _ in wrong if want == "value")
 
 
 def main() -> int:
@@ -166,7 +167,7 @@ def main() -> int:
         wall = time.perf_counter() - t0
         samples.setdefault(finished[0], sample())
         samples[-1] = sample()  # after the pool is shut down
-        problems = _audit(uri, "soak", result)
+        problems, values_lost = _audit(uri, "soak", result)
         spark.stop()
 
     states = Counter(t.state.value for t in result.trials)
@@ -180,6 +181,7 @@ def main() -> int:
         print(f"  {label:>12} {s['rss_mb']:>8.1f} {s['fds']:>5.0f} {s['os_threads']:>10.0f} {s['py_threads']:>10.0f}")
     s = samples[-1]
     print(f"  {'shut down':>12} {s['rss_mb']:>8.1f} {s['fds']:>5.0f} {s['os_threads']:>10.0f} {s['py_threads']:>10.0f}")
+    print(f"  trials that computed a value but are not FINISHED with it in the store: {values_lost}")
     for p in problems:
         print(f"  LOST OR DUPLICATED: {p}")
     print("  every trial accounted for exactly once" if not problems else f"  {len(problems)} problem(s)")

@@ -71,7 +71,8 @@ class TrialResult:
     pruner_attrs: dict[str, Any] = field(default_factory=dict)
     """What the pruner recorded on the trial in the worker (successive halving's rungs)."""
     recorded: bool = True
-    """False: the worker could not write the final state; the driver marks the run failed."""
+    """False: the worker did not write the final state (the store refused it, or the worker died while recording);
+    the driver records it: a COMPLETE result FINISHED with its metrics, any other as failed."""
     fold_scores: tuple[float, ...] = ()
     """The validation metric on each CV fold (``search.cv``), in fold order; empty without CV. Recorded in the run
     as the metrics ``<metric>_fold_<i>``."""

@@ -3,7 +3,9 @@ only once computed, a lost trial recorded in its run, and the SQLite store in wr
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -151,3 +153,47 @@ def test_a_trial_whose_run_cannot_be_created_is_computed_but_not_recorded(tracki
         run_trial(task)
     assert calls == [0.2], "the objective ran while the run was being created"
     assert read_trials(tracker.client, tracker.experiment_id, tracker.parent_run_id, "value") == []
+
+
+def test_a_computed_trial_its_worker_did_not_record_is_recorded_by_the_driver_once(tracking_uri: str) -> None:
+    tracker = _tracker(tracking_uri)
+    client = tracker.client
+
+    def computed(number: int) -> tuple[Any, str]:
+        """Trial ``number`` computed by a worker, with the run it created (its draft does not know the run)."""
+        opened: queue.Queue[str] = queue.Queue()
+        child = tracker.trial_run(number, "objective", {"x": 0.25})
+        task = ObjectiveTask(number, "", tracking_uri, _objective, "objective", {"x": 0.25}, "value", number, child)
+        trial = start_trial(task, on_open=opened.put)
+        return trial, opened.get(timeout=30)  # the worker creates the run while the trial computes
+
+    # the worker died with the run created and nothing in it: found by the trial's number, FINISHED with the value
+    bare, bare_run = computed(0)
+    assert bare.draft is not None
+    assert (bare.draft.recorded, bare.draft.run_id, bare.draft.value) == (False, "", pytest.approx(0.5))
+    recorded = tracker.record_computed(bare.draft)
+    assert (recorded.run_id, recorded.recorded) == (bare_run, True)
+    run = client.get_run(bare_run)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["value"] == pytest.approx(0.5)
+    assert "driver" in run.data.tags["sparksweep.recorded_by"]
+    # the worker died after logging its value and its model, before ending the run: nothing is logged twice
+    partial, partial_run = computed(1)
+    client.log_metric(partial_run, "value", 0.5)
+    model = client.create_logged_model(tracker.experiment_id, source_run_id=partial_run)
+    client.finalize_logged_model(model.model_id, "READY")
+    assert partial.draft is not None
+    recorded = tracker.record_computed(replace(partial.draft, run_id=partial_run))
+    assert recorded.model_uri == f"models:/{model.model_id}"
+    assert len(client.get_metric_history(partial_run, "value")) == 1
+    run = client.get_run(partial_run)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["sparksweep.model_uri"] == recorded.model_uri
+    # the worker recorded it and its report was lost with it: the run is left as the worker wrote it
+    whole, whole_run = computed(2)
+    whole.record()
+    assert whole.draft is not None
+    tracker.record_computed(replace(whole.draft, run_id=whole_run))
+    assert "sparksweep.recorded_by" not in client.get_run(whole_run).data.tags
+    numbers = [t.number for t in read_trials(client, tracker.experiment_id, tracker.parent_run_id, "value")]
+    assert sorted(numbers) == [0, 1, 2], "one run per trial"

@@ -69,7 +69,7 @@ def collect_rescore(future: Future[Any], flight: InFlight, tracker: SweepTracker
     except Exception as exc:
         return _lost_rescore(future, flight, flight.killed or f"{type(exc).__name__}: {exc}", tracker)
     if not result.recorded:
-        tracker.fail_trial(result.run_id, result.state, result.error or "the re-scoring could not be recorded")
+        return _record_for_worker(result, tracker, rescore_of=flight.rescore_of)
     return result
 
 
@@ -84,9 +84,27 @@ def collect(future: Future[Any], flight: InFlight, tracker: SweepTracker) -> Tri
         known, detail = (exc.run_id, exc.detail) if isinstance(exc, TrialLostError) else (None, None)
         run_id = tracker.record_lost_trial(flight.number, family, params, state, error, run_id=known, detail=detail)
         return _killed(flight, error, run_id, state)
-    if not result.recorded:  # the worker could not write the run's final state: try once more from the driver
-        tracker.fail_trial(result.run_id, result.state, result.error or "the trial's results could not be recorded")
+    if not result.recorded:  # the worker did not write the run's final state: the driver does
+        return _record_for_worker(result, tracker)
     return result
+
+
+def _record_for_worker(
+    result: TrialResult, tracker: SweepTracker, rescore_of: TrialResult | None = None
+) -> TrialResult:
+    """Record a result its worker did not (the store refused its writes, or the worker died while recording it): a
+    computed value FINISHED with its metrics, any other outcome as failed, with its error (and ``error.txt``)."""
+    if result.state is TrialState.COMPLETE:
+        return tracker.record_computed(result, rescore_of)
+    error = result.error or "the trial's results could not be recorded"
+    run_id = result.run_id or (None if rescore_of is None else tracker.find_rescore(rescore_of.run_id))
+    if rescore_of is None:
+        run_id = tracker.record_lost_trial(
+            result.number, result.family, result.params, result.state, error, run_id=run_id, detail=error
+        )
+    elif run_id is not None:
+        tracker.fail_trial(run_id, result.state, error, detail=error)
+    return replace(result, run_id=run_id or "")
 
 
 def give_up(future: Future[Any], flight: InFlight, tracker: SweepTracker) -> TrialResult:

@@ -30,6 +30,7 @@ from sparksweep.tracking._names import (
 )
 from sparksweep.tracking._read import _param_text
 from sparksweep.tracking._runs import TrialRunSpec
+from sparksweep.tracking._salvage import finish_computed
 from sparksweep.tracking._uri import artifact_location, prepare_store
 
 T = TypeVar("T")
@@ -267,6 +268,19 @@ class SweepTracker:
         run_id = run_id or self.find_trial(number) or self.start_trial(number, family, params)
         self.fail_trial(run_id, state, error, lost=lost, detail=detail)
         return run_id
+
+    def record_computed(self, result: TrialResult, rescore_of: TrialResult | None = None) -> TrialResult:
+        """Record a trial (or the re-scoring of the finalist ``rescore_of``) whose worker computed ``result`` and went
+        before recording it: in its run (``result.run_id``, else the run its worker created, else a new one), FINISHED
+        with its metrics (see :func:`~sparksweep.tracking._salvage.finish_computed`). Returns the result as recorded."""
+        run_id = result.run_id
+        if not run_id and rescore_of is not None:
+            run_id = self.find_rescore(rescore_of.run_id) or self.rescore_run(rescore_of).create(
+                self.client, self.retry
+            )
+        elif not run_id:
+            run_id = self.find_trial(result.number) or self.start_trial(result.number, result.family, result.params)
+        return finish_computed(self.client, self._call, self.experiment_id, run_id, result)
 
     def fail_trial(
         self, run_id: str, state: TrialState, error: str, *, lost: bool = False, detail: str | None = None

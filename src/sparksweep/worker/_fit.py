@@ -4,6 +4,7 @@ stopping's rounds, pruning. Nothing here writes to the store: the result is a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -52,9 +53,12 @@ def start_fit(task: TrialTask, on_open: Callable[[str], None] | None) -> Compute
     try:
         computed = _compute(task, outcome, same_thread)
         outcome.compute_time = opening.elapsed()  # recorded with the trial: the timeline's solid part
-        return computed
+        if computed.value is None:  # pruned: nothing to salvage
+            return computed
+        return dataclasses.replace(computed, draft=outcome.draft())  # recorded by the driver if the worker dies first
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
-        return ComputedTrial(task.number, functools.partial(outcome.record_failure, exc, "fit"), None, same_thread)
+        record = functools.partial(outcome.record_failure, exc, "fit")
+        return ComputedTrial(task.number, record, None, same_thread, outcome.failed_draft(exc))
 
 
 def _compute(task: TrialTask, outcome: FitOutcome, same_thread: bool) -> ComputedTrial:

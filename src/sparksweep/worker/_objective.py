@@ -8,12 +8,13 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sparksweep.tracking import COMPUTE_TIME_METRIC
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker._process import quiet_worker, tracking_client
-from sparksweep.worker._record import end_run, failed_result, metric_point
+from sparksweep.worker._record import end_run, failed_draft, failed_result, metric_point
 from sparksweep.worker._runs import RunOpening
 from sparksweep.worker._task import ComputedTrial, TrialContext
 
@@ -45,29 +46,10 @@ def start_objective(task: ObjectiveTask, on_open: Callable[[str], None] | None) 
         if not math.isfinite(value):
             raise ValueError(f"the objective returned {value}")
     except Exception as exc:  # a failing trial is a result, not a crash of the sweep
-        failed = functools.partial(_record_failed, task, opening, exc, time.perf_counter() - started)
-        return ComputedTrial(task.number, failed)
-    done = functools.partial(_record_value, task, opening, value, time.perf_counter() - started, opening.elapsed())
-    return ComputedTrial(task.number, done, value)
-
-
-def _record_value(
-    task: ObjectiveTask, opening: RunOpening, value: float, duration: float, compute_time: float
-) -> TrialResult:
-    """Write the objective's value and end the run FINISHED (retried); a trial not recorded counts as failed."""
-    task = opening.task(task)  # raises when the run could not be created: the driver records the trial
-    client = tracking_client(task.tracking_uri)  # opened meanwhile (the store may still have been opening)
-    try:
-        points = [
-            metric_point(task.metric, value),
-            metric_point("duration", duration),
-            metric_point(COMPUTE_TIME_METRIC, compute_time),
-        ]
-        task.retry.call("log the trial's results", client.log_batch, task.run_id, metrics=points)
-        task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
-    except Exception as exc:  # not recorded: the trial counts as failed
-        return failed_result(task, client, exc, "record", duration=duration)
-    return TrialResult(
+        duration = time.perf_counter() - started
+        failed = functools.partial(_record_failed, task, opening, exc, duration)
+        return ComputedTrial(task.number, failed, draft=failed_draft(task, exc, duration=duration))
+    draft = TrialResult(
         number=task.number,
         run_id=task.run_id,
         family=task.family,
@@ -75,10 +57,30 @@ def _record_value(
         state=TrialState.COMPLETE,
         value=value,
         metrics={task.metric: value},
-        duration=duration,
+        duration=time.perf_counter() - started,
         slot=task.slot,
-        compute_time=compute_time,
+        compute_time=opening.elapsed(),
+        recorded=False,
     )
+    return ComputedTrial(task.number, functools.partial(_record_value, task, opening, draft), value, draft=draft)
+
+
+def _record_value(task: ObjectiveTask, opening: RunOpening, draft: TrialResult) -> TrialResult:
+    """Write the objective's value (``draft``'s) and end the run FINISHED (retried); a trial not recorded counts as
+    failed."""
+    task = opening.task(task)  # raises when the run could not be created: the driver records the trial
+    client = tracking_client(task.tracking_uri)  # opened meanwhile (the store may still have been opening)
+    try:
+        points = [metric_point(k, v) for k, v in draft.metrics.items()]
+        points += [
+            metric_point("duration", draft.duration),
+            metric_point(COMPUTE_TIME_METRIC, draft.compute_time or 0.0),
+        ]
+        task.retry.call("log the trial's results", client.log_batch, task.run_id, metrics=points)
+        task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
+    except Exception as exc:  # not recorded: the trial counts as failed
+        return failed_result(task, client, exc, "record", duration=draft.duration)
+    return replace(draft, run_id=task.run_id, recorded=True)
 
 
 def _record_failed(task: ObjectiveTask, opening: RunOpening, error: Exception, duration: float) -> TrialResult:

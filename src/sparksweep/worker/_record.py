@@ -8,7 +8,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialError
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sparksweep.worker._runs import RunOpening
     from sparksweep.worker._task import ObjectiveTask, TrialTask
 
-__all__ = ["ERROR_TAG_LIMIT", "FitOutcome", "end_run", "failed_result", "metric_point"]
+__all__ = ["ERROR_TAG_LIMIT", "FitOutcome", "end_run", "failed_draft", "failed_result", "metric_point"]
 
 ERROR_TAG_LIMIT = 4000
 """The last characters of a traceback kept in the ``sparksweep.error`` tag (the whole of it is in ``error.txt``)."""
@@ -54,47 +54,53 @@ class FitOutcome:
         task = self.opening.task(self.task)  # raises when the run could not be created: the driver records it
         return task, tracking_client(task.tracking_uri)
 
-    def record(self) -> TrialResult:
-        """Write the trial's model, metrics, settings and end into its run (the model and one batch)."""
-        task, client = self._open()
-        if self.data is None:
-            raise TrialError(f"trial {task.number} has no fitted model to record")
+    def draft(self) -> TrialResult:
+        """The computed trial's result before it is recorded (``recorded`` False, no model): what the driver records
+        if the worker dies while recording it."""
         reporter = self.reporter
-        try:
-            metrics = {
+        return TrialResult(
+            number=self.task.number,
+            run_id=self.task.run_id,
+            family=self.task.family.name,
+            params=self.task.params,
+            state=TrialState.COMPLETE,
+            value=self.value,
+            metrics={
                 **self.metrics,
                 self.metric_name: self.value,
                 "fit_time": self.fit_time,
                 "data_load_time": self.data_time,
                 **self._compute_time(),
-            }
-            model_uri = self._log_model(task, client, self.data) if task.log_model else None
-            self._log_results(task, client, metrics, model_uri)
-            task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
-        except Exception as exc:  # not recorded: the trial counts as failed
-            return self._failed(task, client, exc, "record")
-        return TrialResult(
-            number=task.number,
-            run_id=task.run_id,
-            family=task.family.name,
-            params=task.params,
-            state=TrialState.COMPLETE,
-            value=self.value,
-            metrics=metrics,
+            },
             duration=time.perf_counter() - self.started,
             fit_time=self.fit_time,
-            model_uri=model_uri,
             step=None if reporter is None else reporter.last_step,
             intermediate={} if reporter is None else dict(reporter.intermediate),
             pruner_attrs={} if reporter is None else reporter.system_attrs,
             fold_scores=self.fold_scores,
             predictions=self.predictions,
-            slot=task.slot,
+            slot=self.task.slot,
             compute_time=self.compute_time,
+            recorded=False,
         )
 
     def _compute_time(self) -> dict[str, float]:
         return {} if self.compute_time is None else {COMPUTE_TIME_METRIC: self.compute_time}
+
+    def record(self) -> TrialResult:
+        """Write the trial's model, metrics, settings and end into its run (the model and one batch)."""
+        task, client = self._open()
+        if self.data is None:
+            raise TrialError(f"trial {task.number} has no fitted model to record")
+        result = self.draft()
+        try:
+            model_uri = self._log_model(task, client, self.data) if task.log_model else None
+            self._log_results(task, client, result.metrics, model_uri)
+            task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
+        except Exception as exc:  # not recorded: the trial counts as failed
+            return self._failed(task, client, exc, "record")
+        duration = time.perf_counter() - self.started
+        return replace(result, run_id=task.run_id, model_uri=model_uri, duration=duration, recorded=True)
 
     def _log_model(self, task: TrialTask, client: Any, data: TrainingData) -> str:
         from sparksweep.models import log_fitted_model
@@ -147,22 +153,20 @@ class FitOutcome:
         task, client = self._open()
         return self._failed(task, client, exc, stage)
 
+    def failed_draft(self, exc: Exception) -> TrialResult:
+        """The failed trial's result before it is recorded (see :func:`failed_draft`)."""
+        return failed_draft(self.task, exc, duration=time.perf_counter() - self.started, fit_time=self.fit_time)
+
     def _failed(self, task: TrialTask, client: Any, exc: Exception, stage: str) -> TrialResult:
         duration = time.perf_counter() - self.started
         return failed_result(task, client, exc, stage, duration=duration, fit_time=self.fit_time)
 
 
-def failed_result(
-    task: TrialTask | ObjectiveTask, client: Any, exc: Exception, stage: str, *, duration: float, fit_time: float = 0.0
+def failed_draft(
+    task: TrialTask | ObjectiveTask, exc: Exception, *, duration: float, fit_time: float = 0.0
 ) -> TrialResult:
-    """Record ``task``'s trial as FAILED with ``exc``'s traceback (``stage`` "record": its results could not be
-    written) and return the failed result; ``recorded`` is False when not even the FAILED status got through."""
-    error = "".join(traceback.format_exception(exc))
-    if stage == "record":
-        error += f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed"
-    terminated, problems = _record_failure(client, task, error)
-    if problems:
-        error += "\nrecording the failure also failed: " + "; ".join(problems)
+    """A trial failed with ``exc``, before its failure is recorded (``recorded`` False): what the driver records if
+    the worker dies while recording it."""
     return TrialResult(
         number=task.number,
         run_id=task.run_id,
@@ -171,9 +175,24 @@ def failed_result(
         state=TrialState.FAILED,
         duration=duration,
         fit_time=fit_time,
-        error=error,
-        recorded=terminated,
+        error="".join(traceback.format_exception(exc)),
+        recorded=False,
     )
+
+
+def failed_result(
+    task: TrialTask | ObjectiveTask, client: Any, exc: Exception, stage: str, *, duration: float, fit_time: float = 0.0
+) -> TrialResult:
+    """Record ``task``'s trial as FAILED with ``exc``'s traceback (``stage`` "record": its results could not be
+    written) and return the failed result; ``recorded`` is False when not even the FAILED status got through."""
+    draft = failed_draft(task, exc, duration=duration, fit_time=fit_time)
+    error = draft.error or ""
+    if stage == "record":
+        error += f"the trial's results could not be recorded in {task.tracking_uri}, so it counts as failed"
+    terminated, problems = _record_failure(client, task, error)
+    if problems:
+        error += "\nrecording the failure also failed: " + "; ".join(problems)
+    return replace(draft, error=error, recorded=terminated)
 
 
 def _record_failure(client: Any, task: TrialTask | ObjectiveTask, error: str) -> tuple[bool, list[str]]:

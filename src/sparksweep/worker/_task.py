@@ -142,3 +142,6 @@ class ComputedTrial:
     """The trial's value as computed (None: it failed or was pruned); final once recorded."""
     same_thread: bool = False
     """Record it in the thread that computed it: MLflow's autologging keeps the run active in that thread."""
+    draft: TrialResult | None = None
+    """The result as computed, before ``record()`` (``recorded`` False; no model): the driver records it from this if
+    the worker dies while recording it. None: nothing to salvage (a pruned trial)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialLostError
 
 if TYPE_CHECKING:
     from sparksweep.executors._pool._wire import Channel
-    from sparksweep.trial import TrialResult  # noqa: F401  (named in a string: the base class below)
+    from sparksweep.trial import TrialResult
 
 __all__ = ["Flight", "Link", "TrialFuture"]
 
@@ -44,6 +44,8 @@ class Flight:
     number: int
     future: TrialFuture
     run_id: str | None = None
+    draft: TrialResult | None = None
+    """The result as the slot computed it, while the slot records it (see :meth:`Link.fail_lost`)."""
 
 
 @dataclass(eq=False)
@@ -86,6 +88,7 @@ class Link:
             self.free.set()
         if kind == "computed":
             flight.future.free_slot(message[2])
+            flight.draft = message[3] if len(message) > 3 else None
             return None
         del self.flights[number]
         return flight, message
@@ -111,7 +114,14 @@ class Link:
 
     @staticmethod
     def fail_lost(lost: list[Flight], error: BaseException | None) -> None:
+        """Fail the trials a slot's connection left without a result, but one the slot had computed and was still
+        recording: its future gets the result as computed (``recorded`` False), which the engine records."""
         for flight in lost:
+            if flight.draft is not None:
+                flight.future.free_slot(flight.draft.value)
+                if not flight.future.done():
+                    flight.future.set_result(replace(flight.draft, run_id=flight.run_id or flight.draft.run_id))
+                continue
             why = (
                 f"the Python worker running trial {flight.number} exited unexpectedly (killed, e.g. by the "
                 f"out-of-memory killer, or crashed): its connection to the driver ended ({error})"

@@ -118,12 +118,14 @@ class _Runner:
         if computed.same_thread:
             self.report(computed)
             return
-        # The slot is free once the trial is computed: the driver sends the next one while this one records.
+        # The slot is free once the trial is computed: the driver sends the next one while this one records. The
+        # result as computed goes with it: should this process die before the recording is done (the next trial
+        # may kill it), the driver records the trial from it.
         self.recording = threading.Thread(
             target=self.report, args=(computed,), name=f"sparksweep-record-{number}", daemon=True
         )
         self.recording.start()
-        self.channel.send(("computed", number, computed.value))
+        self.channel.send(("computed", number, computed.value, computed.draft))
 
     def wait_recorded(self) -> None:
         if self.recording is not None:
