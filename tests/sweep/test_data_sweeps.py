@@ -135,7 +135,6 @@ def test_a_refitted_champion_takes_the_raw_table_with_its_text_categories(spark:
     assert get_metric("auc_roc")(fresh["label"].to_numpy(), scored["prediction"].to_numpy()) > 0.7
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19 item 2: MLflow refuses a category column for a string signature")
 def test_a_frame_of_category_columns_is_swept_and_its_own_rows_predict_through_pyfunc(fluent_store: Any) -> None:
     """Text and pandas ``category`` columns need no data.categorical; the registered model then predicts rows of
     the very frame it was trained on through ``mlflow.pyfunc.load_model`` (its signature once said ``string`` and
