@@ -72,9 +72,14 @@ def test_fingerprint_follows_the_content(churn: pd.DataFrame) -> None:
         (lambda d: d.assign(label=0), SPEC, "target column 'label' has a single class (0) in all 2000 rows"),
         (lambda d: d.assign(label=d["label"].astype(float).where(d.index > 3)), SPEC, "'label' has 4 missing values"),
         (
-            lambda d: d.assign(city="Paris"),
+            lambda d: d.assign(blob=b"x"),
             SPEC,
-            "column 'city' is not numeric (dtype str, e.g. ['Paris']) and is not declared: list it in data.categorical",
+            "column 'blob' holds neither numbers nor text (dtype object, e.g. [b'x']); convert it",
+        ),
+        (
+            lambda d: d.assign(city="Paris"),
+            SPEC.model_copy(update={"numeric": ["city"]}),
+            "column 'city' is listed in data.numeric but holds str values (e.g. ['Paris'])",
         ),
         (lambda d: d, DataSpec(target="label", drop=["user_id"]), "column 'feature_date' holds dates"),
         (
@@ -141,9 +146,8 @@ def test_categorical_columns(churn: pd.DataFrame) -> None:
         plan=rng.choice(["free", "pro", "team"], len(churn)),
         region=pd.Categorical(rng.choice(["eu", "us", None], len(churn))),
     )
-    with pytest.raises(DataError, match="column 'plan' is not numeric"):
-        prepare_dataset(df, SPEC)  # a category-dtype column is declared by its dtype, a text column is not
-    ds = prepare_dataset(df, SPEC.model_copy(update={"categorical": ["plan"]}))
+    ds = prepare_dataset(df, SPEC)  # text and category columns are categorical without being declared
+    assert ds.categories == prepare_dataset(df, SPEC.model_copy(update={"categorical": ["plan"]})).categories
     assert ds.categories == {"plan": ["free", "pro", "team"], "region": ["eu", "us"]}
     assert ds.training.categorical == ["plan", "region"]
     assert "plan" not in ds.training.numeric
@@ -250,3 +254,58 @@ def test_churn_generator_has_signal_that_trees_capture_better_than_a_line() -> N
     auc_line = roc_auc_score(ds.y_test, line.predict_proba(ds.X_test)[:, 1])
     auc_trees = roc_auc_score(ds.y_test, trees.predict_proba(ds.X_test)[:, 1])
     assert 0.75 < auc_line < auc_trees < 0.97
+
+
+def _kinds(ds: Any) -> dict[str, tuple[str, str]]:
+    return {k.column: (k.kind.value, k.reason) for k in ds.kinds}
+
+
+def test_column_kinds_are_inferred_and_recorded(churn: pd.DataFrame) -> None:
+    rng = np.random.default_rng(1)
+    n = len(churn)
+    df = churn.assign(
+        plan=rng.choice(["free", "pro", "team"], n).astype(object),
+        region=pd.array(rng.choice(["eu", "us", "apac"], n), dtype="string"),
+        tier=pd.Categorical(rng.choice(["a", "b"], n)),
+        email=[f"user{i}@example.com" for i in range(n)],
+        active=rng.random(n) > 0.5,
+        seats=pd.array(rng.integers(1, 9, n), dtype="Int64"),
+    )
+    with pytest.warns(DataWarning, match=r"column 'email' is left out of the features: text with mostly unique"):
+        ds = prepare_dataset(df, SPEC)
+    kinds = _kinds(ds)
+    assert kinds["plan"] == ("categorical", "text, 3 distinct")
+    assert kinds["region"][0] == kinds["tier"][0] == "categorical"
+    assert kinds["email"][0] == "left out"
+    assert kinds["active"] == ("numeric", "boolean, as 0 / 1")
+    assert kinds["seats"] == ("numeric", "numbers")
+    assert kinds["label"] == ("target", "data.target")
+    assert kinds["user_id"] == ("left out", "listed in data.drop")
+    assert "email" not in ds.features
+    assert "active" in ds.training.numeric
+    assert set(ds.categories) == {"plan", "region", "tier"}
+    assert [k.column for k in ds.kinds] == list(df.columns), "every column, in the table's order"
+
+
+def test_declared_kinds_win_over_the_inference(churn: pd.DataFrame) -> None:
+    df = churn.assign(code=(np.arange(len(churn)) % 300).astype(str), ref=[f"r{i}" for i in range(len(churn))])
+    spec = SPEC.model_copy(update={"categorical": ["ref"], "drop": [*SPEC.drop, "code"], "numeric": ["tenure"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        with pytest.raises(DataError, match=r"data.numeric names columns that are not in the data: \['tenure'\]"):
+            prepare_dataset(df, spec)
+        spec = spec.model_copy(update={"numeric": ["account_age_days"]})
+        with pytest.warns(DataWarning, match="'ref' has 2,000 distinct values; the 250 most frequent"):
+            ds = prepare_dataset(df, spec)
+    kinds = _kinds(ds)
+    assert kinds["ref"] == ("categorical", "listed in data.categorical")
+    assert kinds["code"] == ("left out", "listed in data.drop")
+    assert kinds["account_age_days"] == ("numeric", "listed in data.numeric")
+
+
+def test_a_small_table_keeps_its_few_labels_as_categories() -> None:
+    df = pd.DataFrame({"name": [f"n{i}" for i in range(40)], "x": range(40), "y": [0, 1] * 20})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        ds = prepare_dataset(df, DataSpec(target="y"))
+    assert _kinds(ds)["name"] == ("categorical", "text, 40 distinct")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from sparksweep.data import KINDS_ARTIFACT
 from sparksweep.datasets import generate_churn
-from sparksweep.errors import DataError
+from sparksweep.errors import DataError, DataWarning
 from sparksweep.metrics import get_metric
 from sparksweep.scoring import score_pandas, score_spark
 from sparksweep.spec import validate_spec
@@ -84,8 +86,11 @@ def test_a_spark_table_with_categories_is_swept_registered_and_scored_raw(spark:
 
 def test_bad_data_fails_before_any_trial(tracking_uri: str) -> None:
     client = MlflowClient(tracking_uri)
-    with pytest.raises(DataError, match=r"column 'plan' is not numeric .* list it in data\.categorical"):
-        run_sweep(_spec(tracking_uri, data={"target": "label", "drop": ["user_id", "feature_date"]}), data=_users(300))
+    with pytest.raises(DataError, match=r"column 'blob' holds neither numbers nor text .* or add it to data\.drop"):
+        run_sweep(
+            _spec(tracking_uri, data={"target": "label", "drop": ["user_id", "feature_date"]}),
+            data=_users(300).assign(blob=b"x"),
+        )
     spec = _spec(tracking_uri, models=["lightgbm", "sklearn.svm"], search={"executor": "local"})
     with pytest.raises(DataError, match=r"'sklearn\.svm' is for small data: the training split has 10,880 rows"):
         run_sweep(spec, data=_users(17_000))
@@ -128,3 +133,37 @@ def test_a_refitted_champion_takes_the_raw_table_with_its_text_categories(spark:
     fresh.loc[:4, "plan"] = "enterprise"
     scored = score_pandas(fresh, "models:/shapes-refit@champion", tracking_uri=tracking_uri, keep=["label"])
     assert get_metric("auc_roc")(fresh["label"].to_numpy(), scored["prediction"].to_numpy()) > 0.7
+
+
+def test_a_frame_of_category_columns_is_swept_and_its_own_rows_predict_through_pyfunc(fluent_store: Any) -> None:
+    """Text and pandas ``category`` columns need no data.categorical; the registered model then predicts rows of
+    the very frame it was trained on through ``mlflow.pyfunc.load_model`` (its signature once said ``string`` and
+    MLflow refused the ``category`` dtype: "Can not safely convert category to <U0")."""
+    users = _users(500).assign(
+        region=lambda d: d["region"].astype("category"),
+        contract=lambda d: pd.Categorical(np.where(d["label"] == 1, "monthly", "yearly")),
+        email=[f"u{i}@example.com" for i in range(500)],
+    )
+    spec = _spec(
+        fluent_store.uri,
+        data={"target": "label", "drop": ["user_id", "feature_date"]},
+        models=["lightgbm", "sklearn.logistic_regression"],
+        search={"n_trials": 2, "parallelism": 1, "seed": 3, "executor": "local"},
+        register={"name": "shapes-categories"},
+    )
+    with pytest.warns(DataWarning, match="column 'email' is left out of the features"):
+        result = run_sweep(spec, data=users)
+    assert result.champion is not None
+    client = MlflowClient(fluent_store.uri)
+    kinds = client.load_table(result.experiment_id, KINDS_ARTIFACT, run_ids=[result.sweep_run_id])
+    chosen = dict(zip(kinds["column"], kinds["kind"], strict=True))
+    assert chosen["plan"] == chosen["region"] == chosen["contract"] == "categorical"
+    assert chosen["email"] == "left out"
+    assert chosen["event_count_30d"] == "numeric"
+    model = mlflow.pyfunc.load_model("models:/shapes-categories@champion")
+    rows = users.drop(columns=["label"]).head(50)
+    assert isinstance(rows["contract"].dtype, pd.CategoricalDtype)
+    predicted = np.asarray(model.predict(rows), dtype=np.float64)
+    as_text = rows.assign(contract=rows["contract"].astype(str), region=rows["region"].astype(object))
+    np.testing.assert_allclose(np.asarray(model.predict(as_text), dtype=np.float64), predicted)
+    assert get_metric("auc_roc")(users["label"].head(50).to_numpy(), predicted) > 0.9

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sparksweep.spec import SweepSpec
     from sparksweep.sweep import SweepResult
 
-__all__ = ["demo", "print_summary", "resume", "run", "run_spec"]
+__all__ = ["demo", "print_data_plan", "print_summary", "resume", "run", "run_spec"]
 
 
 def print_summary(result: SweepResult) -> None:
@@ -121,6 +121,11 @@ def run_spec(spec: SweepSpec) -> SweepResult:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")
 @click.option("--pruner", type=click.Choice(["none", "median", "successive_halving", "hyperband"]))
 @click.option("--warm-start", help="Parent run id of an earlier sweep whose trials seed the search.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read and check the data, print the kind chosen for each column and the split, and run no trial.",
+)
 def run(
     sweep_file: str,
     n_trials: int | None,
@@ -134,6 +139,7 @@ def run(
     timeout: float | None,
     pruner: str | None,
     warm_start: str | None,
+    dry_run: bool,
 ) -> None:
     """Run the sweep described by SWEEP_FILE and register its champion."""
     from sparksweep.spec import load_spec
@@ -153,7 +159,32 @@ def run(
             "spark.master": spark_master,
         }
     )
+    if dry_run:
+        print_data_plan(spec)
+        return
     run_spec(spec)
+
+
+def print_data_plan(spec: SweepSpec) -> None:
+    """What ``run --dry-run`` prints: the table's source, each column's kind and why, the task and the split."""
+    import warnings
+
+    from sparksweep.data import load_table, prepare_dataset
+
+    quiet_libraries()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = prepare_dataset(load_table(spec.data), spec.data, spec.task)
+    click.echo(f"Data from {spec.data.source}: {dataset.n_rows:,} rows, task {dataset.task}")
+    width = max(len(k.column) for k in dataset.kinds)
+    click.echo(f"  {'column':<{width}}  {'kind':<11}  {'dtype':<14}  why")
+    for k in dataset.kinds:
+        click.echo(f"  {k.column:<{width}}  {k.kind.value:<11}  {k.dtype:<14}  {k.reason}")
+    t = dataset.training
+    click.echo(f"Split: {len(t.X_train):,} train, {len(t.X_valid):,} valid, {len(dataset.X_test):,} test rows")
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}")
+    click.echo("Dry run: no trial was run.")
 
 
 @click.command()

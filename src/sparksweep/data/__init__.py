@@ -22,21 +22,27 @@ Example:
 from __future__ import annotations
 
 from sparksweep.data._categories import MAX_CATEGORIES, categories_as_text, decode_categories, encode_categories
+from sparksweep.data._kinds import KINDS_ARTIFACT, ColumnKind, Kind, infer_kinds, kinds_table
 from sparksweep.data._load import load_table, read_table, spark_to_pandas
 from sparksweep.data._prepare import fingerprint, infer_task, prepare_dataset
 from sparksweep.data._spec import DataSpec
 from sparksweep.data._types import Dataset, TrainingData
 
 __all__ = [
+    "KINDS_ARTIFACT",
     "MAX_CATEGORIES",
+    "ColumnKind",
     "DataSpec",
     "Dataset",
+    "Kind",
     "TrainingData",
     "categories_as_text",
     "decode_categories",
     "encode_categories",
     "fingerprint",
+    "infer_kinds",
     "infer_task",
+    "kinds_table",
     "load_table",
     "prepare_dataset",
     "read_table",

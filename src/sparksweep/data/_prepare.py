@@ -13,6 +13,7 @@ import pandas as pd
 
 from sparksweep.data._categories import _as_text, _categories_of, encode_categories
 from sparksweep.data._checks import check_table, split_or_explain
+from sparksweep.data._kinds import ColumnKind, Kind, infer_kinds
 from sparksweep.data._spec import DataSpec
 from sparksweep.data._types import Dataset, TrainingData
 from sparksweep.errors import DataError, DataWarning
@@ -63,8 +64,8 @@ def _is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
 
 
-def _column_kinds(df: pd.DataFrame, spec: DataSpec) -> tuple[list[str], list[str]]:
-    """The feature columns and which of them are categorical; undeclared text or dates are errors."""
+def _column_kinds(df: pd.DataFrame, spec: DataSpec) -> list[ColumnKind]:
+    """Every column's kind (:func:`~sparksweep.data._kinds.infer_kinds`), after the spec's names are checked."""
     if len(df) == 0:
         raise DataError(f"the data from {spec.source} has no rows; point the sweep at a non-empty table")
     if spec.target not in df.columns:
@@ -74,38 +75,16 @@ def _column_kinds(df: pd.DataFrame, spec: DataSpec) -> tuple[list[str], list[str
         )
     _not_in(df, spec.drop, "drop")
     _not_in(df, spec.categorical, "categorical")
+    _not_in(df, spec.numeric, "numeric")
     if spec.weight_column is not None:
         _not_in(df, [spec.weight_column], "weight_column")
-    skip = {spec.target, spec.weight_column, *spec.drop}
-    features = [c for c in df.columns if c not in skip]
-    if not features:
-        raise DataError("no feature columns are left after removing the target, data.drop and data.weight_column")
-    categorical = []
-    for column in features:
-        values = df[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            categorical.append(column)
-        elif column in spec.categorical:
-            if _is_numeric(values):
-                # The logged model's signature would ask for text while the tables users score hold numbers.
-                raise DataError(
-                    f"column {column!r} is listed in data.categorical but holds numbers ({values.dtype}); "
-                    "categorical columns hold text. Cast it to text in the table (and in the tables you score), or "
-                    "remove it from data.categorical to use it as a number"
-                )
-            categorical.append(column)
-        elif pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
-            raise DataError(
-                f"column {column!r} holds dates ({values.dtype}), which models cannot use as they are; add it to "
-                "data.drop, or derive numeric features from it (days since, day of week) before the sweep"
-            )
-        elif not _is_numeric(values):
-            raise DataError(
-                f"column {column!r} is not numeric (dtype {values.dtype}, e.g. {values.dropna().iloc[:1].tolist()}) "
-                "and is not declared: list it in data.categorical to use it as a categorical feature, "
-                "or add it to data.drop"
-            )
-    return features, categorical
+    kinds = infer_kinds(df, spec)
+    if not any(k.is_feature for k in kinds):
+        raise DataError(
+            "no feature columns are left after removing the target, data.drop, data.weight_column and the "
+            "columns left out: " + "; ".join(f"{k.column}: {k.reason}" for k in kinds if k.kind is Kind.LEFT_OUT)
+        )
+    return kinds
 
 
 def _check_target(y: pd.Series) -> None:
@@ -281,7 +260,9 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     models on them).
     """
     check_table(df, spec.target, [*spec.drop, *([spec.weight_column] if spec.weight_column else [])])
-    features, categorical = _column_kinds(df, spec)
+    kinds = _column_kinds(df, spec)
+    features = [k.column for k in kinds if k.is_feature]
+    categorical = [k.column for k in kinds if k.kind is Kind.CATEGORICAL]
     y_raw = df[spec.target]
     _check_target(y_raw)
     task = task or infer_task(y_raw)
@@ -327,4 +308,5 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         fingerprint=content,
         n_rows=len(df),
         categories=categories,
+        kinds=kinds,
     )

@@ -26,7 +26,11 @@ class DataSpec(StrictModel):
     drop: list[str] = Field(default_factory=list, description="Columns that are not features (ids, dates).")
     categorical: list[str] = Field(
         default_factory=list,
-        description="Text columns to use as categorical features (columns of pandas 'category' dtype always are).",
+        description="Columns to use as categorical features whatever the inference says (text and pandas "
+        "'category' columns are categorical unless they hold mostly unique text).",
+    )
+    numeric: list[str] = Field(
+        default_factory=list, description="Columns to use as numeric features (numbers and booleans already are)."
     )
     weight_column: str | None = Field(default=None, description="A column of non-negative sample weights.")
     class_weight: Literal["balanced"] | None = Field(
@@ -54,12 +58,19 @@ class DataSpec(StrictModel):
             raise ValueError(f"the target {self.target!r} is also listed in 'drop'; remove it from 'drop'")
         if self.target in self.categorical:
             raise ValueError(f"the target {self.target!r} is listed in 'categorical'; remove it from there")
-        both = sorted(set(self.drop) & set(self.categorical))
-        if both:
-            raise ValueError(f"columns {both} are listed in both 'drop' and 'categorical'; keep them in one")
-        if self.weight_column is not None and self.weight_column in {self.target, *self.drop, *self.categorical}:
+        if self.target in self.numeric:
+            raise ValueError(f"the target {self.target!r} is listed in 'numeric'; remove it from there")
+        lists = {"drop": self.drop, "categorical": self.categorical, "numeric": self.numeric}
+        for i, (a, first) in enumerate(lists.items()):
+            for b, second in list(lists.items())[i + 1 :]:
+                both = sorted(set(first) & set(second))
+                if both:
+                    raise ValueError(f"columns {both} are listed in both {a!r} and {b!r}; keep them in one")
+        listed = {self.target, *self.drop, *self.categorical, *self.numeric}
+        if self.weight_column is not None and self.weight_column in listed:
             raise ValueError(
-                f"the weight column {self.weight_column!r} is also the target or listed in 'drop' or 'categorical'; "
+                f"the weight column {self.weight_column!r} is also the target or listed in 'drop', 'categorical' "
+                "or 'numeric'; "
                 "it is used only as weights, so list it in 'weight_column' alone"
             )
         return self

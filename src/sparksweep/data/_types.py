@@ -4,10 +4,13 @@ splits, the held-out test split, the task and the class labels)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sparksweep.data._kinds import ColumnKind
 
 __all__ = ["Dataset", "TrainingData"]
 
@@ -55,3 +58,5 @@ class Dataset:
     fingerprint: str
     n_rows: int
     categories: dict[str, list[str]] = field(default_factory=dict)
+    kinds: list[ColumnKind] = field(default_factory=list)
+    """Every column of the table with its kind (target, weight, numeric, categorical, left out) and why."""

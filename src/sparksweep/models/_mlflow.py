@@ -98,7 +98,7 @@ def log_fitted_model(
         )
         encoded = example[features].head(5)
         head = decode_categories(encoded, categories or {})
-        signature = _signature(head, family.predict(estimator, encoded, task), classes)
+        signature = _signature(head, family.predict(estimator, encoded, task), classes, list(categories or {}))
         return _log_pyfunc(
             run,
             Path(tmp) / "mlflow-model",
@@ -174,7 +174,7 @@ def log_ensemble_model(
         )
         artifacts["meta"] = str(meta_path)
         head = decode_categories(encoded, categories or {})
-        signature = _signature(head, np.asarray(prediction), classes)
+        signature = _signature(head, np.asarray(prediction), classes, list(categories or {}))
         libraries = sorted({family.library for family, _, _ in members})
         pins = list(dict.fromkeys(pin for library in libraries for pin in pip_requirements(library)))
         return _log_pyfunc(
@@ -188,11 +188,17 @@ def log_ensemble_model(
         )
 
 
-def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None) -> Any:
+def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None, categorical: list[str]) -> Any:
     """The model signature: the raw rows ``head`` in, ``prediction`` out (a DataFrame with a column per class when it
-    holds probabilities per class)."""
+    holds probabilities per class).
+
+    Categorical columns are declared ``Any``: MLflow's schema enforcement refuses a pandas ``category`` column for
+    a ``string`` one ("Can not safely convert category to <U0"), even for the frame the model was trained on, and
+    the model itself turns text or categories alike into its fixed categories.
+    """
     import pandas as pd
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
     output: Any = prediction
     if prediction.ndim == 2:
@@ -202,7 +208,12 @@ def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None) -
         # MLflow hints that integer columns cannot hold missing values; the signature keeps the table's own
         # types on purpose (MLflow refuses to cast int64 input to a double column at scoring time).
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-        return infer_signature(head, output)
+        signature = infer_signature(head, output)
+    if not categorical:
+        return signature
+    any_type = AnyType()  # type: ignore[no-untyped-call]
+    inputs = Schema([ColSpec(any_type, s.name) if s.name in categorical else s for s in signature.inputs.inputs])
+    return ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
 
 
 def _log_pyfunc(run: Any, local: Path, **save_kwargs: Any) -> str:

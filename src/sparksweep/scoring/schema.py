@@ -161,7 +161,7 @@ def match_columns(required: dict[str, str], available: dict[str, str]) -> Column
     casts: dict[str, str] = {}
     for column, want in required.items():
         got = available.get(column)
-        if got is None or got == want:
+        if got is None or got == want or want == "Any":  # Any: a categorical column (text or pandas category)
             continue
         if want in _WIDENINGS.get(got, frozenset()):
             casts[column] = want

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparksweep._spark import get_spark
-from sparksweep.data import Dataset, load_table, prepare_dataset
+from sparksweep.data import KINDS_ARTIFACT, Dataset, kinds_table, load_table, prepare_dataset
 from sparksweep.executors import BaseExecutor
 from sparksweep.metrics import Metric
 from sparksweep.models import get_family
@@ -47,6 +47,8 @@ class ParentRun:
     params: Callable[[BaseExecutor], dict[str, Any]]
     """Its params, given the executor (its slots and name are known once it has started)."""
     tags: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """Table artifacts of the parent run (file name -> columns): the kind of each data column."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ def plan_sweep(
             spec_yaml=spec.to_yaml(),
             params=lambda runner: _sweep_params(spec, runner, metric, dataset),
             tags=tags,
+            tables={KINDS_ARTIFACT: kinds_table(dataset.kinds)},
         ),
         cannot_stop=(
             "search.trial_timeout needs an executor that can stop a running trial; the {executor!r} executor "

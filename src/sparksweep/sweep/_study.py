@@ -116,7 +116,11 @@ def _open_parent(tracker: SweepTracker, plan: SweepPlan, runner: BaseExecutor) -
     if plan.resume is None:
         parent = plan.parent
         tracker.start(
-            run_name=parent.run_name, params=parent.params(runner), spec_yaml=parent.spec_yaml, tags=parent.tags
+            run_name=parent.run_name,
+            params=parent.params(runner),
+            spec_yaml=parent.spec_yaml,
+            tags=parent.tags,
+            tables=parent.tables,
         )
         return
     tracker.attach(plan.resume.parent_run_id)

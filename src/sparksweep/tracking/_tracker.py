@@ -148,12 +148,19 @@ class SweepTracker:
         return self.run_id
 
     def start(
-        self, *, run_name: str, params: dict[str, Any], spec_yaml: str, tags: dict[str, str] | None = None
+        self,
+        *,
+        run_name: str,
+        params: dict[str, Any],
+        spec_yaml: str,
+        tags: dict[str, str] | None = None,
+        tables: dict[str, dict[str, list[str]]] | None = None,
     ) -> str:
         """Create the parent run with the sweep's settings as params and the sweep file as an artifact.
 
         ``tags`` are added to the parent run; ``mlflow.parentRunId`` among them nests the sweep under another run
-        (a benchmark nests each of its sweeps this way).
+        (a benchmark nests each of its sweeps this way). ``tables`` (artifact file -> columns) are logged as MLflow
+        table artifacts (the kind of each data column).
         """
         from mlflow.entities import Param
 
@@ -171,15 +178,20 @@ class SweepTracker:
         # The settings and the sweep file are written in the background: the first trial needs only the run's id
         # (a process's first artifact write imports MLflow's artifact stores, ~0.2 s). flush() waits for them.
         self._describing = threading.Thread(
-            target=self._describe, args=(batch, spec_yaml), name="sparksweep-describe-sweep", daemon=True
+            target=self._describe,
+            args=(batch, spec_yaml, dict(tables or {})),
+            name="sparksweep-describe-sweep",
+            daemon=True,
         )
         self._describing.start()
         return self.run_id
 
-    def _describe(self, params: list[Any], spec_yaml: str) -> None:
+    def _describe(self, params: list[Any], spec_yaml: str, tables: dict[str, dict[str, list[str]]]) -> None:
         try:
             self._call("log the sweep's settings", self.client.log_batch, self.parent_run_id, params=params)
             self._call("log the sweep file", self.client.log_text, self.parent_run_id, spec_yaml, SPEC_ARTIFACT)
+            for name, table in tables.items():
+                self._call(f"log {name}", self.client.log_table, self.parent_run_id, table, name)
         except BaseException as exc:  # raised by flush() in the sweep's thread
             self._describe_error = exc
 
