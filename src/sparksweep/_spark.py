@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_reachable",
-    "current_slots", "dynamic_allocation", "get_spark", "is_local", "is_remote", "spark_setting", "task_slots"]
+    "current_slots",
+    "dynamic_allocation",
+    "get_spark",
+    "is_local",
+    "is_remote",
+    "spark_setting",
+    "task_slots",
+]
 
 
 _JAVA_HINT = (

@@ -59,8 +59,9 @@ def _run_task(payload: bytes, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.
     ``("result", TrialResult)``, ``("lost", why)`` (a retried attempt) or ``("error", traceback)``."""
     from pyspark import TaskContext
 
-    for _ in batches:  # read to the end, or Spark does not reuse this Python worker
-        pass
+    rows = sum(batch.num_rows for batch in batches)  # read to the end, or Spark does not reuse this Python worker
+    if rows == 0:  # a partition without the trial's row runs nothing
+        return
     context = TaskContext.get()
     yield _one_binary(_run_payload(payload, 0 if context is None else context.attemptNumber()))
 
@@ -240,7 +241,7 @@ class FramesExecutor(BaseExecutor):
         try:
             # The task rides in the function's closure, over a one-row frame: building the job costs no round trip.
             job = functools.partial(_run_task, payload)
-            rows = self.spark.range(1).mapInArrow(job, _SCHEMA).collect()
+            rows = self.spark.range(0, 1, 1, 1).mapInArrow(job, _SCHEMA).collect()  # one row in one partition
         except Exception as exc:  # cancelled, or the task's Python worker died
             with self._lock:
                 cancelled = number in self._cancelled
@@ -251,6 +252,8 @@ class FramesExecutor(BaseExecutor):
             self._remove_tag(tag)
             with self._lock:
                 self._running.discard(number)
+        if len(rows) != 1:
+            raise TrialLostError(f"the Spark job of trial {number} returned {len(rows)} results instead of one")
         kind, outcome = pickle.loads(rows[0].result)  # written by _run_payload
         if kind != "result":
             raise TrialLostError(f"trial {number} could not be run: {outcome}", detail=str(outcome))
