@@ -139,10 +139,14 @@ def _inline_costs(spark: Any, sizes_mb: list[float], repeats: int = 5) -> list[t
             print(f"  {mb} MB inline did not run: {str(exc).splitlines()[0][:120]}", flush=True)
             break
         walls = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            spark.range(0, 1, 1, 1).mapInArrow(job, "n long").collect()
-            walls.append(time.perf_counter() - t0)
+        try:
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                spark.range(0, 1, 1, 1).mapInArrow(job, "n long").collect()
+                walls.append(time.perf_counter() - t0)
+        except Exception as exc:  # the server's heap, again
+            print(f"  {mb} MB inline failed on a repeat: {str(exc).splitlines()[0][:120]}", flush=True)
+            break
         rows.append((mb, statistics.median(walls)))
     return rows
 
