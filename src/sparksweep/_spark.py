@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,16 @@ if TYPE_CHECKING:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-__all__ = ["current_slots", "dynamic_allocation", "get_spark", "is_local", "is_remote", "spark_setting", "task_slots"]
+__all__ = [
+    "check_reachable",
+    "current_slots",
+    "dynamic_allocation",
+    "get_spark",
+    "is_local",
+    "is_remote",
+    "spark_setting",
+    "task_slots",
+]
 
 
 _JAVA_HINT = (
@@ -31,16 +41,28 @@ _JAVA_HINT = (
 )
 
 
-def get_spark(master: str = "local[*]", conf: dict[str, str] | None = None, app_name: str = "sparksweep") -> Any:
-    """Return the active SparkSession, or start one on ``master`` set up for sweeps.
+def get_spark(
+    master: str = "local[*]",
+    conf: dict[str, str] | None = None,
+    app_name: str = "sparksweep",
+    *,
+    remote: str | None = None,
+) -> Any:
+    """Return the active SparkSession, or start one on ``master`` set up for sweeps; with ``remote``, a Spark Connect
+    session to that server (``sc://host:port``, or ``local[N]`` for a Connect server in this process).
 
     Python workers are pointed at this interpreter (otherwise Spark starts ``python3`` from PATH, which lacks the
     packages), the UI progress bar is switched off, and a cancelled trial's Python worker is killed within 200 ms
     (``spark.python.task.killTimeout``; ``conf`` overrides any of these).
+
+    Raises:
+        SparkSweepError: ``remote`` names a Connect server that does not answer.
     """
     require("pyspark", "the Spark executor")
     from pyspark.sql import SparkSession
 
+    if remote is not None:
+        return _connect(remote, conf)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -67,6 +89,41 @@ def get_spark(master: str = "local[*]", conf: dict[str, str] | None = None, app_
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _connect(url: str, conf: dict[str, str] | None) -> Any:
+    """A Spark Connect session to ``url``, checked to be reachable first (a gRPC client retries for minutes)."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
+
+    if url.startswith("sc://"):
+        check_reachable(url)
+    else:  # local[N]: pyspark starts a Connect server whose Python workers run this interpreter
+        if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+            raise DependencyError(_JAVA_HINT)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = RemoteSparkSession.builder.remote(url)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def check_reachable(url: str, timeout: float = 10.0) -> None:
+    """Raise a clear error when nothing listens at the ``sc://host:port`` of ``url`` (the port defaults to 15002).
+
+    Raises:
+        SparkSweepError: no server answers there, with the URL and the fix.
+    """
+    netloc = url.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
+    host, sep, port = netloc.rpartition(":")
+    host, port = (host, port) if sep and port.isdigit() else (netloc, "15002")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise SparkSweepError(
+            f"spark.remote {url!r}: no Spark Connect server answers at {host}:{port} ({exc}). Start the server "
+            "(a Databricks cluster or serverless endpoint, or `python scripts/local_connect.py up`), or fix the URL "
+            "(sc://host:port)"
+        ) from exc
 
 
 def _is_loopback(master: str) -> bool:

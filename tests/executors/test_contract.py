@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sparksweep.executors import LocalExecutor, SparkExecutor, SparkPoolExecutor
+from sparksweep.executors import FramesExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
 from tests.executors.contract import ExecutorContract, MakeExecutor
 
 
@@ -28,3 +28,17 @@ class TestSparkPoolExecutor(ExecutorContract):
     @pytest.fixture
     def make_executor(self, spark: Any) -> MakeExecutor:
         return lambda: SparkPoolExecutor(spark, parallelism=2)
+
+
+@pytest.mark.spark
+class TestFramesExecutor(ExecutorContract):
+    @pytest.fixture
+    def make_executor(self, spark: Any) -> MakeExecutor:
+        return lambda: FramesExecutor(spark, parallelism=2)
+
+
+@pytest.mark.connect
+class TestFramesExecutorOnConnect(ExecutorContract):
+    @pytest.fixture
+    def make_executor(self, connect_session: Any) -> MakeExecutor:
+        return lambda: FramesExecutor(connect_session, parallelism=2)

@@ -89,7 +89,7 @@ def run_spec(spec: SweepSpec) -> SweepResult:
     click.echo(
         f"Sweep {spec.experiment!r}: {spec.search.n_trials} trials of {', '.join(spec.models)} "
         f"with {spec.search.algorithm} on {spec.search.executor}"
-        + (f" ({spec.spark.master})" if spec.search.executor != "local" else "")
+        + (f" ({spec.spark.remote or spec.spark.master})" if spec.search.executor != "local" else "")
     )
     display = _display(spec)
     try:
@@ -108,8 +108,9 @@ def run_spec(spec: SweepSpec) -> SweepResult:
 @click.option("--seed", type=int, help="Override search.seed.")
 @click.option(
     "--executor",
-    type=click.Choice(["spark-pool", "spark", "local"]),
-    help="Override search.executor: spark-pool (the default), spark (a job per trial), local (no Spark).",
+    type=click.Choice(["spark-pool", "spark", "spark-frames", "local"]),
+    help="Override search.executor: spark-pool (the default), spark (a job per trial), spark-frames (a DataFrame "
+    "job per trial, as on Spark Connect), local (no Spark).",
 )
 @click.option("--tracking-uri", help="Override tracking.uri.")
 @click.option(
@@ -118,6 +119,10 @@ def run_spec(spec: SweepSpec) -> SweepResult:
     "Unity Catalog).",
 )
 @click.option("--spark-master", help="Override spark.master (local[*], local[N], spark://host:port).")
+@click.option(
+    "--spark-remote",
+    help="Override spark.remote: run on this Spark Connect server (sc://host:port; local[N]: one in this process).",
+)
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Override search.timeout (seconds).")
 @click.option("--pruner", type=click.Choice(["none", "median", "successive_halving", "hyperband"]))
 @click.option("--warm-start", help="Parent run id of an earlier sweep whose trials seed the search.")
@@ -136,6 +141,7 @@ def run(
     tracking_uri: str | None,
     registry_uri: str | None,
     spark_master: str | None,
+    spark_remote: str | None,
     timeout: float | None,
     pruner: str | None,
     warm_start: str | None,
@@ -157,6 +163,7 @@ def run(
             "tracking.uri": tracking_uri,
             "tracking.registry_uri": registry_uri,
             "spark.master": spark_master,
+            "spark.remote": spark_remote,
         }
     )
     if dry_run:

@@ -111,10 +111,11 @@ class SearchSpec(StrictModel):
     space: dict[str, dict[str, ParamSpec]] = Field(
         default_factory=dict, description="Per-family overrides of the default space: {family: {param: {...}}}."
     )
-    executor: Literal["spark", "spark-pool", "local"] = Field(
+    executor: Literal["spark", "spark-pool", "spark-frames", "local"] = Field(
         default="spark-pool",
         description="spark-pool (the default): long-lived Spark tasks that pull trials (the least overhead per "
-        "trial); spark: a Spark job per trial; local: a process pool without Spark.",
+        "trial); spark: a Spark job per trial; spark-frames: a DataFrame job per trial (what Spark Connect "
+        "sessions run, chosen for them automatically); local: a process pool without Spark.",
     )
 
     @field_validator("algorithm")

@@ -30,6 +30,19 @@ class SparkSpec(StrictModel):
 
     master: str = Field(default="local[*]", description="local[*], local[N] or spark://host:port.")
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark configuration.")
+    remote: str | None = Field(
+        default=None,
+        pattern=r"^(sc://\S+|local(\[(\d+|\*)\])?)$",
+        description="A Spark Connect server to run on instead of master: sc://host:port (or local[N] for a local "
+        "Connect server); trials then run as DataFrame jobs (search.executor spark-frames).",
+    )
+    staging_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Where the spark-frames executor stages training data too large to ride inside each trial's "
+        "task: a folder the driver can write and every executor can read (a Unity Catalog volume /Volumes/..., or "
+        "a cloud path); default: a temporary local folder when the executors run on this machine.",
+    )
 
 
 class SweepSpec(StrictModel):

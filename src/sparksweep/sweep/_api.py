@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sparksweep._pydantic import format_errors
-from sparksweep._spark import get_spark
+from sparksweep._spark import check_reachable, get_spark, is_remote
 from sparksweep.errors import SpecError
-from sparksweep.executors import BaseExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
+from sparksweep.executors import BaseExecutor, FramesExecutor, LocalExecutor, SparkExecutor, SparkPoolExecutor
 from sparksweep.metrics import Direction, Metric
 from sparksweep.space import Distribution, SearchSpace
 from sparksweep.spec import SearchSpec, check_unity_catalog
@@ -44,12 +44,14 @@ OBJECTIVE_FAMILY = "objective"
 """The family name of a flat space (a mapping of parameter names to distributions)."""
 
 OnTrial = Callable[[TrialResult, SweepProgress], None]
-_EXECUTORS = ("local", "spark", "spark-pool")
+_EXECUTORS = ("local", "spark", "spark-pool", "spark-frames")
 
 
-def _new_executor(kind: str, session: Any, parallelism: int | None) -> BaseExecutor:
+def _new_executor(kind: str, session: Any, parallelism: int | None, staging_dir: str | None = None) -> BaseExecutor:
     if kind == "local":
         return LocalExecutor(parallelism)
+    if kind == "spark-frames" or is_remote(session):  # a Spark Connect session runs DataFrame jobs only
+        return FramesExecutor(session, parallelism, staging_dir=staging_dir)
     return (SparkPoolExecutor if kind == "spark-pool" else SparkExecutor)(session, parallelism)
 
 
@@ -67,7 +69,9 @@ def run_sweep(
     Args:
         spec: The validated sweep spec.
         data: A pandas or Spark DataFrame to use instead of reading ``spec.data.path`` or ``spec.data.table``.
-        spark: A SparkSession to run trials on (default: the active one, or a new one on ``spec.spark.master``).
+        spark: A SparkSession to run trials on (default: the active one, or a new one on ``spec.spark.master``, or a
+            Spark Connect session to ``spec.spark.remote``); on a Spark Connect session trials run as DataFrame jobs
+            (the ``spark-frames`` executor), whatever ``spec.search.executor`` says.
         executor: An executor to use instead of the one ``spec.search.executor`` names (it is not shut down).
         on_trial: Called in the driver after each trial with its result and the sweep's progress.
         run_tags: Extra tags for the sweep's parent run (``mlflow.parentRunId`` nests it under another run).
@@ -138,9 +142,12 @@ def _sweep(
         """The SparkSession the sweep's executor runs on (None for the local executor)."""
         if spark is not None or kind == "local":
             return spark
-        return get_spark(spec.spark.master, spec.spark.conf)
+        return get_spark(spec.spark.master, spec.spark.conf, remote=spec.spark.remote)
 
-    start = ExecutorStart(session, lambda s: _new_executor(kind, s, spec.search.parallelism))
+    if spark is None and executor is None and kind != "local" and (spec.spark.remote or "").startswith("sc://"):
+        check_reachable(spec.spark.remote or "")  # at once, before the store opens or the data loads
+    staging = spec.spark.staging_dir
+    start = ExecutorStart(session, lambda s: _new_executor(kind, s, spec.search.parallelism, staging))
     return run_study(
         lambda tracker, starting: plan_sweep(
             spec,
@@ -213,9 +220,9 @@ def optimize(
         warm_start: Parent run id of an earlier ``optimize`` over the same space and metric, to learn from.
         experiment, tracking_uri: The MLflow experiment and store (default: ``MLFLOW_TRACKING_URI``, else
             ``sqlite:///mlflow.db``).
-        executor, spark: ``spark-pool`` (the default: long-lived Spark tasks that pull trials), ``spark`` (a Spark
-            job per trial), ``local`` (a process pool), or an executor instance (not shut down); the SparkSession
-            for the Spark executors (default: the active one or a new local one).
+        executor, spark: ``spark-pool`` (the default), ``spark`` (a Spark job per trial), ``spark-frames`` (a
+            DataFrame job per trial: what a Spark Connect ``spark`` gets), ``local`` (a process pool), or an
+            executor (not shut down); the SparkSession for them (default: the active one or a new local one).
         on_trial: Called in the driver after each trial.
 
     Example:
@@ -236,7 +243,7 @@ def optimize(
         patience=patience,
         target=target,
         warm_start=warm_start,
-        executor=kind if kind in ("local", "spark-pool") else "spark",
+        executor=kind if kind in ("local", "spark-pool", "spark-frames") else "spark",
     )
     started = time.monotonic()  # the sweep's clock: timeout counts the set-up too
     compiled = _as_space(space)
@@ -276,7 +283,9 @@ def _objective_executor(
     """:func:`optimize`'s executor: the one given, or how to start the one it names (on ``spark``, else a local
     session)."""
     if not isinstance(executor, BaseExecutor) and executor not in _EXECUTORS:
-        raise SpecError(f"executor must be 'spark', 'spark-pool', 'local' or a BaseExecutor, got {executor!r}")
+        raise SpecError(
+            f"executor must be 'spark', 'spark-pool', 'spark-frames', 'local' or a BaseExecutor, got {executor!r}"
+        )
     kind = executor if isinstance(executor, str) else ""
     start = ExecutorStart(
         lambda: spark if spark is not None or kind == "local" else get_spark("local[*]"),
