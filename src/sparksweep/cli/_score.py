@@ -66,10 +66,10 @@ def connect_session(url: str) -> Any:
     from sparksweep._imports import require
 
     require("pyspark", "scoring on Spark Connect")
-    if url.startswith("sc://"):
-        from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
+    if url.startswith("sc://"):  # checked to answer first, with the sweep's own rule
+        from sparksweep._spark import get_spark
 
-        return RemoteSparkSession.builder.remote(url).getOrCreate()
+        return get_spark(remote=url)
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the server's Python workers: this interpreter
