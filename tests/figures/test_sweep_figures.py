@@ -321,7 +321,7 @@ def test_figures_off_draw_nothing_and_the_report_command_draws_them_later(
     sweep = finish(spec)
     client = MlflowClient(sweep.uri)
     run_id = sweep.result.sweep_run_id
-    assert _artifacts(client, run_id) == {"sweep.yaml"}
+    assert _artifacts(client, run_id) == {"sweep.yaml", "column_kinds.json"}  # the sweep's records, no figure
     assert "figures/roc_curve.png" not in _artifacts(client, _champion_run(sweep))
     out = folder / "out"
     printed = CliRunner().invoke(main, ["report", run_id, "--tracking-uri", sweep.uri, "--out", str(out)])
