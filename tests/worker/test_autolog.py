@@ -121,7 +121,7 @@ def test_the_default_record_holds_every_setting_the_class_the_curves_and_the_mod
         assert [m.value for m in sorted(history, key=lambda m: m.step)] == pytest.approx(estimator.validation_score_)
         assert run.data.metrics["stopped_iteration"] == estimator.n_iter_
     else:
-        assert set(run.data.metrics) == {"auc_roc", "fit_time", "data_load_time"}
+        assert set(run.data.metrics) == {"auc_roc", "fit_time", "data_load_time", "compute_time"}
 
     # The model: linked to the run as its output, READY, with the run's params and its metrics, and it predicts
     # exactly what the family predicts.
@@ -156,7 +156,7 @@ def test_off_records_the_settings_only(store: tuple[str, str], dataset: Dataset)
     assert run.data.params["n_estimators"] == "1000"
     assert "estimator_name" not in run.data.tags
     # The sweep's own metrics stay: the score, the timings, and the rounds early stopping kept (the refit's).
-    assert set(run.data.metrics) == {"auc_roc", "fit_time", "data_load_time", "n_rounds"}
+    assert set(run.data.metrics) == {"auc_roc", "fit_time", "data_load_time", "compute_time", "n_rounds"}
     assert result.model_uri is None
 
 
