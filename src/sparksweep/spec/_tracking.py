@@ -16,7 +16,12 @@ LOG_MODELS_MODES: tuple[str, ...] = ("improving", "all", "none")
 
 
 class TrackingSpec(StrictModel):
-    """Where MLflow records the sweep (and registers its champion) and what each trial logs."""
+    """Where MLflow records the sweep (and registers its champion) and what each trial logs.
+
+    Example:
+        >>> [TrackingSpec(**kw).log_models for kw in ({}, {"log_models": True}, {"log_models": False})]
+        ['improving', 'all', 'none']
+    """
 
     uri: str = Field(default=DEFAULT_TRACKING_URI, description="MLflow tracking URI.")
     registry_uri: str | None = Field(
