@@ -99,7 +99,9 @@ WRONG_VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "tracking.autolog": _unknown(["sparksweep", "mlflow", "off"]),
     "tracking.log_models": st.one_of(
-        _word.filter(lambda w: w.lower() not in {"true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"})
+        _unknown(["improving", "all", "none"]).filter(
+            lambda w: w.lower() not in {"true", "false", "yes", "no", "on", "off", "t", "f", "y", "n"}
+        )
     ),
     "spark.conf": st.one_of(st.lists(st.integers(), min_size=1), _word),
 }

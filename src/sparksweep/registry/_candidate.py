@@ -52,8 +52,8 @@ class Candidate:
         if trial.model_uri is None:
             raise RegistryError(
                 f"trial {trial.number} (run {trial.run_id}) logged no model, so there is nothing to register; "
-                "keep tracking.log_models true, or set register.refit: true (the best trial's family and params are "
-                "then fitted again on train + valid and that model is registered)"
+                "set tracking.log_models: improving or all, or set register.refit: true (the best trial's family and "
+                "params are then fitted again on train + valid and that model is registered)"
             )
         return cls(
             model_uri=trial.model_uri,

@@ -32,6 +32,7 @@ def conclude(
     metric: Metric,
     sweep_run_id: str,
     ensemble: Sequence[tuple[TrialResult, float]] | None = None,
+    refit_missing: bool = False,
 ) -> ChampionDecision:
     """Register ``best`` (refit on train + valid when ``registration.refit``) as a new version of
     ``registration.name`` through the champion gate (:func:`~sparksweep.registry.register_champion`), in the
@@ -41,6 +42,9 @@ def conclude(
     With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
     average, each member refitted (:func:`~sparksweep.sweep._refit.refit_ensemble`), instead of ``best`` alone.
 
+    With ``refit_missing`` (``tracking.log_models: improving``) a best trial that has no model (a finalist that never
+    was the best so far, or one whose worker died while logging it) is refitted rather than refused.
+
     Example:
         >>> decision = conclude(  # doctest: +SKIP
         ...     client=client, tracking_uri=uri, registry_uri=registry, registration=spec.registration,
@@ -48,6 +52,8 @@ def conclude(
     """
     from mlflow import MlflowClient
 
+    if refit_missing and best.model_uri is None and not registration.refit:
+        registration = registration.model_copy(update={"refit": True})
     candidate = _candidate(client, tracking_uri, registration, best, dataset, sweep_run_id, ensemble)
     registry = client if registry_uri is None else MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
     return register_champion(

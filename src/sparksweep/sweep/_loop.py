@@ -162,6 +162,9 @@ class Loop:
             child = self.tracker.trial_run(number, proposal.family, proposal.params)
             pruning = None if self.ledger is None else self.ledger.snapshot()
             task = self.make_task(number, child, proposal, self.data, pruning)
+            if isinstance(task, TrialTask) and task.keep_improving and self.progress.best is not None:
+                # tracking.log_models: improving: the worker logs the model only if it beats (or ties) this value
+                task = replace(task, model_threshold=self.progress.best.value)
             if self.spec.cv_racing and isinstance(task, TrialTask):
                 best = self.progress.best  # the next trial races the best one's CV fold scores
                 task = replace(task, race=None if best is None else best.fold_scores or None)

@@ -190,6 +190,7 @@ def _finish_sweep(
                 metric=metric,
                 sweep_run_id=tracker.parent_run_id,
                 ensemble=ensemble.members if ensemble is not None and ensemble.chosen else None,
+                refit_missing=plan.spec is not None and plan.spec.tracking.log_models == "improving",
             )
             tracker.set_tags(
                 {

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from sparksweep.metrics import Direction
 from sparksweep.models import get_family
 from sparksweep.sweep._finalists import RESCORE_SEED_OFFSET
 from sparksweep.tracking import TrialRunSpec
@@ -53,7 +54,9 @@ def model_tasks(
             seed=base_seed + number,
             data=handle,
             autolog=spec.tracking.autolog,
-            log_model=spec.tracking.log_models,
+            log_model=spec.tracking.log_models != "none",
+            keep_improving=spec.tracking.log_models == "improving",
+            maximize=metric.direction is Direction.MAXIMIZE,
             pruning=pruning,
             cv=spec.search.cv,
             cv_seed=base_seed,  # the same folds for every trial: their fold scores pair up (cv_racing compares them)
@@ -68,7 +71,9 @@ def rescore_tasks(make: TaskFactory, seed: int, predictions: bool = False) -> Re
 
     def rescore(trial: TrialResult, child: TrialRunSpec, handle: Any) -> Any:
         task = make(trial.number, child, Proposal(trial.family, trial.params), handle, None)
-        return replace(task, cv_seed=seed + RESCORE_SEED_OFFSET, race=None, keep_predictions=predictions)
+        return replace(
+            task, cv_seed=seed + RESCORE_SEED_OFFSET, race=None, keep_predictions=predictions, keep_improving=False
+        )
 
     return rescore
 

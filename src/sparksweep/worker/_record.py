@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sparksweep.errors import TrialError
-from sparksweep.tracking import COMPUTE_TIME_METRIC, TAG_MODEL_URI, AutologMode, estimator_record
+from sparksweep.tracking import (
+    COMPUTE_TIME_METRIC,
+    MODEL_NOT_KEPT,
+    TAG_MODEL_KEPT,
+    TAG_MODEL_URI,
+    AutologMode,
+    estimator_record,
+)
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker._process import tracking_client
 
@@ -94,7 +101,7 @@ class FitOutcome:
             raise TrialError(f"trial {task.number} has no fitted model to record")
         result = self.draft()
         try:
-            model_uri = self._log_model(task, client, self.data) if task.log_model else None
+            model_uri = self._log_model(task, client, self.data) if task.keeps_model(self.value) else None
             self._log_results(task, client, result.metrics, model_uri)
             task.retry.call("mark the trial's run FINISHED", end_run, client, task.run_id, "FINISHED")
         except Exception as exc:  # not recorded: the trial counts as failed
@@ -132,6 +139,8 @@ class FitOutcome:
         extra_metrics, params, tags = record.entities(now)
         if model_uri is not None:
             tags.append(RunTag(TAG_MODEL_URI, model_uri))
+        elif task.keep_improving:
+            tags.append(RunTag(TAG_MODEL_KEPT, MODEL_NOT_KEPT))
         task.retry.call(
             "log the trial's results",
             client.log_batch,

@@ -52,6 +52,13 @@ class TrialTask:
     autolog: AutologMode | bool = "sparksweep"
     """What the run records about the estimator (see :mod:`sparksweep.tracking`); true/false: sparksweep/off."""
     log_model: bool = True
+    keep_improving: bool = False
+    """``tracking.log_models: improving``: log the model only when the trial's value beats or ties
+    :attr:`model_threshold`."""
+    model_threshold: float | None = None
+    """The best value known when the trial was handed out (None: no trial had finished; the model is logged)."""
+    maximize: bool = True
+    """The sweep's metric direction, for :attr:`model_threshold`."""
     pruning: PruneContext | None = None
     """The pruner and the finished trials' scores; None: the trial runs to its end."""
     cv: int | None = None
@@ -76,6 +83,14 @@ class TrialTask:
     @property
     def family_name(self) -> str:
         return self.family.name
+
+    def keeps_model(self, value: float) -> bool:
+        """Whether a trial of this task scoring ``value`` logs its model."""
+        if not self.log_model:
+            return False
+        if not self.keep_improving or self.model_threshold is None:
+            return True
+        return value >= self.model_threshold if self.maximize else value <= self.model_threshold
 
 
 @dataclass(frozen=True)
