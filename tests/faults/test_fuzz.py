@@ -40,7 +40,7 @@ BASE: dict[str, Any] = {
     "search": {"n_trials": 3, "parallelism": 1, "executor": "local", "algorithm": "optuna.random"},
     "models": [FAMILY],
     "register": {"name": "fuzz-model", "confidence": 0.9},
-    "tracking": {"uri": "sqlite:///mlflow.db"},
+    "tracking": {"uri": "sqlite:///mlflow.db", "figures": False},  # figures: tests/figures
 }
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

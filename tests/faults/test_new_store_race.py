@@ -12,7 +12,7 @@ from tests.faults._sweeps import cli, read_sweeps, run_together, sweep_file, wri
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 3
+TRIALS = 2
 
 
 @pytest.mark.parametrize("sweeps", [4])  # the issue found 3 of 4 dying; 8 is measured in the README

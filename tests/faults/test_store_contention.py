@@ -22,7 +22,7 @@ from tests.faults._sweeps import cli, read_sweeps, run_together, sweep_file, wri
 pytestmark = pytest.mark.slow
 
 SWEEPS = 4
-TRIALS = 3
+TRIALS = 2
 
 
 @contextmanager

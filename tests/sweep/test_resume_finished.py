@@ -38,7 +38,7 @@ def test_resuming_a_finished_sweep_changes_nothing(tracking_uri: str) -> None:
             "data": {"path": "unused.parquet", "target": "label", "drop": ["user_id", "feature_date"]},
             "models": ["sklearn.logistic_regression"],
             "search": {"n_trials": 2, "parallelism": 2, "seed": 3, "executor": "local"},
-            "tracking": {"uri": tracking_uri, "autolog": False},
+            "tracking": {"uri": tracking_uri, "autolog": False, "figures": False},
             "register": {"name": MODEL},
         }
     )

@@ -15,8 +15,11 @@ TAG_STATE = "sparksweep.state"
 TAG_SEARCHED = "sparksweep.searched_params"
 TAG_MODEL_URI = "sparksweep.model_uri"
 TAG_MODEL_KEPT = "sparksweep.model"
-"""On a trial whose model ``tracking.log_models: improving`` did not keep: why, and how to fit it again."""
-MODEL_NOT_KEPT = "not kept (tracking.log_models: improving); sparksweep refit <run id> fits it again"
+"""On a trial whose model ``tracking.log_models: improving`` did not keep: why, and how to keep every model."""
+MODEL_NOT_KEPT = (
+    "not kept: tracking.log_models is improving, and this trial was not the best so far when it finished; "
+    "set tracking.log_models: all to keep every trial's model"
+)
 TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
 TAG_STOP_REASON = "sparksweep.stop_reason"
