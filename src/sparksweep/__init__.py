@@ -26,7 +26,7 @@ from sparksweep.registry import ChampionDecision
 from sparksweep.scoring import get_metric, load_model, score_pandas, score_spark, score_table
 from sparksweep.space import Categorical, Float, Int, SearchSpace
 from sparksweep.spec import SweepSpec, load_spec
-from sparksweep.sweep import SweepResult, optimize, resume_sweep, run_sweep
+from sparksweep.sweep import SweepResult, optimize, refit_trial, resume_sweep, run_sweep
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker import TrialContext
 
@@ -57,6 +57,7 @@ __all__ = [
     "load_model",
     "load_spec",
     "optimize",
+    "refit_trial",
     "register_family",
     "resume_sweep",
     "run_sweep",

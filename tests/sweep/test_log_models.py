@@ -68,7 +68,7 @@ def test_improving_keeps_the_models_of_trials_that_beat_the_best_finished_before
             assert trial.model_uri is not None, f"trial {trial.number} was the best so far and has no model"
         if trial.model_uri is None:
             assert trial.value < max(before)
-            assert run.data.tags["sparksweep.model"].startswith("not kept (tracking.log_models: improving)")
+            assert run.data.tags["sparksweep.model"].startswith("not kept: tracking.log_models is improving")
             assert "sparksweep.model_uri" not in run.data.tags
         else:
             assert run.data.tags["sparksweep.model_uri"] == trial.model_uri

@@ -14,7 +14,7 @@ from sparksweep.cli._bench import bench
 from sparksweep.cli._champion import champion
 from sparksweep.cli._common import SparkSweepGroup
 from sparksweep.cli._report import report
-from sparksweep.cli._run import demo, resume, run
+from sparksweep.cli._run import demo, refit, resume, run
 from sparksweep.cli._run import print_summary as _print_summary  # noqa: F401 (tests/search/test_finalists.py)
 from sparksweep.cli._score import score
 
@@ -27,5 +27,5 @@ def main() -> None:
     """sparksweep: hyperparameter sweeps across model families on Spark, tracked in MLflow."""
 
 
-for _command in (run, resume, score, champion, report, bench, demo):
+for _command in (run, resume, refit, score, champion, report, bench, demo):
     main.add_command(_command)

@@ -215,6 +215,23 @@ def resume(parent_run_id: str, tracking_uri: str | None, registry_uri: str | Non
 
 
 @click.command()
+@click.argument("trial_run_id")
+@click.option("--tracking-uri", help="The store the sweep recorded into (default: MLFLOW_TRACKING_URI or mlflow.db).")
+def refit(trial_run_id: str, tracking_uri: str | None) -> None:
+    """Fit the trial TRIAL_RUN_ID again and log its model into its run (a model tracking.log_models did not keep)."""
+    from sparksweep.sweep import refit_trial
+
+    quiet_libraries()
+    done = refit_trial(trial_run_id, tracking_uri=tracking_uri)
+    if not done.fitted:
+        click.echo(f"Trial run {trial_run_id} already has its model {done.model_uri}: nothing fitted")
+        return
+    recorded = "not recorded" if done.recorded is None else f"recorded {done.recorded:.6g}"
+    click.echo(f"Trial run {trial_run_id}: refitted, {done.metric} {done.value:.6g} on validation ({recorded})")
+    click.echo(f"Model logged into the run: {done.model_uri}")
+
+
+@click.command()
 @click.option("--rows", default=100_000, show_default=True, help="Rows of the generated churn table.")
 @click.option("--n-trials", type=click.IntRange(min=1), help="Override the demo sweep's n_trials.")
 @click.option("--regenerate", is_flag=True, help="Regenerate the data even if it exists.")

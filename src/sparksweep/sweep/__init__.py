@@ -12,6 +12,7 @@ from sparksweep.sweep._api import OBJECTIVE_FAMILY, optimize, resume_sweep, run_
 from sparksweep.sweep._ensemble import Ensemble
 from sparksweep.sweep._finalists import Finalist
 from sparksweep.sweep._promote import gate_inputs, promote_champion
+from sparksweep.sweep._refit_trial import Refit, refit_trial
 from sparksweep.sweep._result import SweepProgress, SweepResult
 from sparksweep.sweep._space import build_space
 
@@ -19,12 +20,14 @@ __all__ = [
     "OBJECTIVE_FAMILY",
     "Ensemble",
     "Finalist",
+    "Refit",
     "SweepProgress",
     "SweepResult",
     "build_space",
     "gate_inputs",
     "optimize",
     "promote_champion",
+    "refit_trial",
     "resume_sweep",
     "run_sweep",
 ]

@@ -15,10 +15,10 @@ TAG_STATE = "sparksweep.state"
 TAG_SEARCHED = "sparksweep.searched_params"
 TAG_MODEL_URI = "sparksweep.model_uri"
 TAG_MODEL_KEPT = "sparksweep.model"
-"""On a trial whose model ``tracking.log_models: improving`` did not keep: why, and how to keep every model."""
+"""On a trial whose model ``tracking.log_models: improving`` did not keep: why, and how to have it."""
 MODEL_NOT_KEPT = (
     "not kept: tracking.log_models is improving, and this trial was not the best so far when it finished; "
-    "set tracking.log_models: all to keep every trial's model"
+    "sparksweep refit <this run's id> fits it again into this run; tracking.log_models: all keeps every model"
 )
 TAG_ERROR = "sparksweep.error"
 TAG_DATA_PATH = "sparksweep.data_path"
