@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -12,7 +12,7 @@ from sparksweep.tracking import DEFAULT_TRACKING_URI, AutologMode, autolog_mode
 __all__ = ["LOG_MODELS_MODES", "LogModels", "TrackingSpec"]
 
 LogModels = Literal["improving", "all", "none"]
-LOG_MODELS_MODES: tuple[str, ...] = ("improving", "all", "none")
+LOG_MODELS_MODES: tuple[str, ...] = get_args(LogModels)
 
 
 class TrackingSpec(StrictModel):
