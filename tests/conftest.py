@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import shutil
+import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,9 +42,34 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite MLflow store migrated once for the whole run (a new store's schema migration costs ~2 s, and dozens
+    of tests need a store of their own), without its ``Default`` experiment 0: MLflow creates that whenever it opens
+    a store that lacks it, so in each copy it is created by the copy's first user, with the artifact root a new
+    store would give it (``./mlruns`` of that process's working directory), not the template's."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    client = MlflowClient(f"sqlite:///{path}", f"sqlite:///{path}")
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
+    with contextlib.closing(sqlite3.connect(path)) as con, con:
+        con.execute("DELETE FROM experiments WHERE experiment_id = 0")
+    return path
+
+
+def new_store(template: Path, path: Path) -> str:
+    """A store at ``path`` as MLflow would create it (a copy of :func:`store_template`); its SQLite URI."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def tracking_uri(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+def tracking_uri(tmp_path: Path, store_template: Path) -> str:
+    """A store of the test's own in ``tmp_path`` (already created: tests of creating a store make their own)."""
+    return new_store(store_template, tmp_path / "mlflow.db")
 
 
 @dataclass(frozen=True)
@@ -51,13 +79,13 @@ class FluentStore:
 
 
 @pytest.fixture
-def fluent_store(tmp_path: Path) -> Iterator[FluentStore]:
+def fluent_store(tmp_path: Path, store_template: Path) -> Iterator[FluentStore]:
     """Point MLflow's fluent API at a store in ``tmp_path`` (artifacts there too), and restore it afterwards."""
     import mlflow
     from mlflow import MlflowClient
 
     previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_store(store_template, tmp_path / "mlflow.db")
     experiment_id = MlflowClient(uri).create_experiment("tests", artifact_location=(tmp_path / "artifacts").as_uri())
     mlflow.set_tracking_uri(uri)
     yield FluentStore(uri, experiment_id)

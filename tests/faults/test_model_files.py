@@ -18,6 +18,7 @@ import pytest
 import sparksweep
 from sparksweep.datasets import generate_churn
 from sparksweep.scoring import download_model
+from tests.conftest import new_store
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +34,10 @@ class _Touch:
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registered(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
     """A local copy of the model a sweep registered (its MLmodel folder)."""
     root = tmp_path_factory.mktemp("registered")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = new_store(store_template, root / "mlflow.db")
     spec = sparksweep.SweepSpec.model_validate(
         {
             "experiment": "model-files",

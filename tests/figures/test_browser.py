@@ -3,8 +3,8 @@ its parent run and of its champion's run, they load in the browser (decoded imag
 sparksweep writes opens the experiment in the model-training view.
 
 Headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it) is driven by its own command line: ``--dump-dom``
-after a virtual-time budget for what the page shows, ``--screenshot`` for a person to look at (saved in the test's
-tmp folder). Where no browser is found the test is skipped saying so, and fails when ``CI=true``.
+after a virtual-time budget for what the page shows, with ``--screenshot`` in the same run for a person to look at
+(saved in the test's tmp folder). Where no browser is found the test is skipped saying so, and fails when ``CI=true``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pytest
 from mlflow import MlflowClient
 
+from sparksweep.executors import LocalExecutor
 from sparksweep.figures import run_link
 from tests.figures.conftest import FinishedSweep, finish, sweep_spec
 
@@ -55,12 +56,15 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> FinishedSweep:
+def sweep(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path, local_executor: LocalExecutor
+) -> FinishedSweep:
     from sparksweep.datasets import generate_churn
 
     folder = tmp_path_factory.mktemp("browser")
     models = ["lightgbm", "sklearn.logistic_regression"]
-    return finish(sweep_spec(folder, generate_churn(500, seed=6), "label", models, search={"n_trials": 4}))
+    spec = sweep_spec(folder, generate_churn(500, seed=6), "label", models, store_template, search={"n_trials": 4})
+    return finish(spec, local_executor)
 
 
 def _free_port() -> int:
@@ -102,25 +106,24 @@ def server(sweep: FinishedSweep, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def _open(chromium: str, url: str, folder: Path, name: str, *, screenshot: bool = True) -> str:
-    """The page's DOM once it has rendered, with a screenshot ``<name>.png`` in ``folder``; a fresh profile each time
-    (no saved view choice)."""
-    for what in ("screenshot", "dom") if screenshot else ("dom",):
-        profile = folder / f"profile-{name}-{what}"
-        extra = [f"--screenshot={folder / f'{name}.png'}"] if what == "screenshot" else ["--dump-dom"]
-        done = subprocess.run(
-            [chromium, *_FLAGS, f"--user-data-dir={profile}", *extra, url],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        shutil.rmtree(profile, ignore_errors=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"chromium failed on {url}: {done.stderr[-2000:]}")
-        if what == "dom":
-            (folder / f"{name}.html").write_text(done.stdout)
-            return done.stdout
-    raise AssertionError("unreachable")
+    """The page's DOM once it has rendered, with a screenshot ``<name>.png`` in ``folder`` taken by the same run (one
+    browser start for both); a fresh profile each time (no saved view choice)."""
+    profile = folder / f"profile-{name}"
+    extra = [f"--screenshot={folder / f'{name}.png'}"] if screenshot else []
+    done = subprocess.run(
+        [chromium, *_FLAGS, f"--user-data-dir={profile}", *extra, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    shutil.rmtree(profile, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"chromium failed on {url}: {done.stderr[-2000:]}")
+    if screenshot and not (folder / f"{name}.png").exists():
+        raise RuntimeError(f"chromium took no screenshot of {url}: {done.stderr[-2000:]}")
+    (folder / f"{name}.html").write_text(done.stdout)
+    return done.stdout
 
 
 def _artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
 
+from sparksweep.executors import LocalExecutor
 from sparksweep.figures import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, WORKFLOW_QUERY, FigureReport, report_sweep
 from sparksweep.metrics import get_metric
 from tests.figures.conftest import FinishedSweep, assert_one_trial_computes_at_a_time_per_slot, finish, sweep_spec
@@ -36,6 +37,9 @@ CLASSIFIER_FIGURES = {
     "figures/calibration.png",
     "scored_test_rows.json",
 }
+FEW = {"n_trials": 4}
+"""The multiclass and regression sweeps: enough trials for both families to run (their figures are checked, not the
+search)."""
 REGRESSOR_FIGURES = {
     "figures/permutation_importance.png",
     "figures/predicted_vs_actual.png",
@@ -45,7 +49,9 @@ REGRESSOR_FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def binary(tmp_path_factory: pytest.TempPathFactory) -> tuple[FinishedSweep, FinishedSweep]:
+def binary(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path, local_executor: LocalExecutor
+) -> tuple[FinishedSweep, FinishedSweep]:
     """Two sweeps into one registered model: the second's gate has a champion to beat (a paired bootstrap), and its
     finalists are scored again on fresh folds."""
     from sparksweep.datasets import generate_churn
@@ -53,35 +59,52 @@ def binary(tmp_path_factory: pytest.TempPathFactory) -> tuple[FinishedSweep, Fin
     folder = tmp_path_factory.mktemp("binary")
     frame = generate_churn(700, seed=3)
     models = ["lightgbm", "sklearn.logistic_regression"]
-    first = finish(sweep_spec(folder, frame, "label", models, search={"n_trials": 3}))
+    first = finish(sweep_spec(folder, frame, "label", models, store_template, search={"n_trials": 3}), local_executor)
     spec = sweep_spec(
         folder,
         frame,
         "label",
         models,
+        store_template,
         search={"n_trials": 7, "seed": 1, "cv": 2, "finalists": 2},
         register={"confidence": 0.9, "bootstrap_samples": 200, "thresholds": ["accuracy >= 0.5"], "force": True},
     )
-    return first, finish(spec)
+    return first, finish(spec, local_executor)
 
 
 @pytest.fixture(scope="module")
-def multiclass(tmp_path_factory: pytest.TempPathFactory) -> FinishedSweep:
+def binary_report(
+    binary: tuple[FinishedSweep, FinishedSweep], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[FigureReport, Path]:
+    """The second binary sweep's figures drawn again by ``report_sweep`` (once: the tests only read them), and the
+    folder it wrote them to."""
+    out = tmp_path_factory.mktemp("binary-report")
+    return _redrawn(binary[1], out), out
+
+
+@pytest.fixture(scope="module")
+def multiclass(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path, local_executor: LocalExecutor
+) -> FinishedSweep:
     from sklearn.datasets import load_iris
 
     frame = load_iris(as_frame=True).frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
     frame["target"] = frame["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
     folder = tmp_path_factory.mktemp("multiclass")
-    return finish(sweep_spec(folder, frame, "target", ["lightgbm", "sklearn.logistic_regression"]))
+    models = ["lightgbm", "sklearn.logistic_regression"]
+    return finish(sweep_spec(folder, frame, "target", models, store_template, search=FEW), local_executor)
 
 
 @pytest.fixture(scope="module")
-def regression(tmp_path_factory: pytest.TempPathFactory) -> FinishedSweep:
+def regression(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path, local_executor: LocalExecutor
+) -> FinishedSweep:
     from sklearn.datasets import load_diabetes
 
     folder = tmp_path_factory.mktemp("regression")
     frame = load_diabetes(as_frame=True).frame
-    return finish(sweep_spec(folder, frame, "target", ["lightgbm", "sklearn.linear"]))
+    models = ["lightgbm", "sklearn.linear"]
+    return finish(sweep_spec(folder, frame, "target", models, store_template, search=FEW), local_executor)
 
 
 def _artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
@@ -129,10 +152,10 @@ def test_multiclass_and_regression_sweeps_draw_their_task_s_figures(task: str, r
 
 
 def test_the_best_so_far_curves_end_at_the_best_trial_and_every_completed_trial_is_a_point(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path]
 ) -> None:
     sweep = binary[1]
-    report = _redrawn(sweep, tmp_path)
+    report = binary_report[0]
     best = sweep.result.top(1)[0]
     completed = [t for t in sweep.result.trials if t.value is not None]
     for curve in (report.sweep.best_by_trial, report.sweep.best_by_time):
@@ -147,10 +170,10 @@ def test_the_best_so_far_curves_end_at_the_best_trial_and_every_completed_trial_
 
 
 def test_scores_per_family_parallel_coordinates_importances_and_timeline_hold_the_trials(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path]
 ) -> None:
     sweep = binary[1]
-    sweep_data = _redrawn(sweep, tmp_path).sweep
+    sweep_data = binary_report[0].sweep
     scores, coords, timeline = sweep_data.family_scores, sweep_data.parallel_coordinates, sweep_data.timeline
     assert scores is not None
     assert coords is not None
@@ -175,23 +198,23 @@ def test_scores_per_family_parallel_coordinates_importances_and_timeline_hold_th
 
 
 def test_the_finalists_figure_pairs_each_finalist_s_search_and_fresh_scores(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path]
 ) -> None:
     sweep = binary[1]
-    finalists = _redrawn(sweep, tmp_path).sweep.finalists
+    finalists = binary_report[0].sweep.finalists
     assert finalists is not None
     expected = {(f.trial.number, f.trial.value, f.value) for f in sweep.result.finalists}
     assert {(p.number, p.search, p.fresh) for p in finalists.points} == expected
 
 
 def test_the_gate_figure_draws_the_gate_s_own_bootstrap_and_rules(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path], tmp_path: Path
 ) -> None:
     sweep = binary[1]
     decision = sweep.result.champion
     assert decision is not None
     assert decision.gains is not None
-    gate = _redrawn(sweep, tmp_path).sweep.gate
+    gate = binary_report[0].sweep.gate
     assert gate is not None
     # Read back from MLflow and drawn again with the gate's seed: the very resamples the gate decided on.
     assert gate.gains == pytest.approx(tuple(decision.gains))
@@ -208,10 +231,10 @@ def test_the_gate_figure_draws_the_gate_s_own_bootstrap_and_rules(
 
 
 def test_binary_champion_figures_count_the_test_rows_and_match_the_gate_s_score(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path]
 ) -> None:
     sweep = binary[1]
-    champion = _redrawn(sweep, tmp_path).champion
+    champion = binary_report[0].champion
     decision = sweep.result.champion
     assert champion is not None
     assert decision is not None
@@ -288,23 +311,23 @@ def test_the_experiment_opens_as_model_training_and_the_description_links_the_ch
 
 
 def test_report_html_inlines_every_figure_and_names_the_decision(
-    binary: tuple[FinishedSweep, FinishedSweep], tmp_path: Path
+    binary: tuple[FinishedSweep, FinishedSweep], binary_report: tuple[FigureReport, Path]
 ) -> None:
     sweep = binary[1]
-    report = _redrawn(sweep, tmp_path)
-    page = (tmp_path / "report.html").read_text()
+    report, out = binary_report
+    page = (out / "report.html").read_text()
     pictures = [a for a in report.parent_artifacts + report.champion_artifacts if a.endswith(".png")]
     assert page.count('src="data:image/png;base64,') == len(pictures)
     assert "Champion decision" in page
     assert sweep.result.champion is not None
     assert f"version {sweep.result.champion.version}" in page
-    assert sorted(p.name for p in (tmp_path / "champion" / "figures").iterdir()) == sorted(
+    assert sorted(p.name for p in (out / "champion" / "figures").iterdir()) == sorted(
         Path(a).name for a in report.champion_artifacts if a.startswith("figures/")
     )
 
 
 def test_figures_off_draw_nothing_and_the_report_command_draws_them_later(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path, local_executor: LocalExecutor
 ) -> None:
     from sparksweep.cli import main
     from sparksweep.datasets import generate_churn
@@ -315,10 +338,11 @@ def test_figures_off_draw_nothing_and_the_report_command_draws_them_later(
         generate_churn(400, seed=2),
         "label",
         ["sklearn.logistic_regression"],
+        store_template,
         search={"n_trials": 2},
         tracking={"figures": False},
     )
-    sweep = finish(spec)
+    sweep = finish(spec, local_executor)
     client = MlflowClient(sweep.uri)
     run_id = sweep.result.sweep_run_id
     assert _artifacts(client, run_id) == {"sweep.yaml", "column_kinds.json"}  # the sweep's records, no figure
@@ -335,7 +359,10 @@ def test_figures_off_draw_nothing_and_the_report_command_draws_them_later(
 
 
 def test_a_figure_that_fails_is_a_warning_naming_it_and_the_sweep_still_finishes(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    store_template: Path,
+    local_executor: LocalExecutor,
 ) -> None:
     from sparksweep.datasets import generate_churn
     from sparksweep.figures import _draw_sweep
@@ -346,8 +373,8 @@ def test_a_figure_that_fails_is_a_warning_naming_it_and_the_sweep_still_finishes
     monkeypatch.setattr(_draw_sweep, "draw_timeline", broken)
     folder = tmp_path_factory.mktemp("broken")
     frame = generate_churn(400, seed=2)
-    spec = sweep_spec(folder, frame, "label", ["sklearn.logistic_regression"], search={"n_trials": 2})
-    sweep = finish(spec)
+    models = ["sklearn.logistic_regression"]
+    sweep = finish(sweep_spec(folder, frame, "label", models, store_template, search={"n_trials": 2}), local_executor)
     assert sweep.result.champion is not None
     assert any("figures/timeline.png" in w and "deliberately broken" in w for w in sweep.warnings)
     client = MlflowClient(sweep.uri)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("executor", ["spark-pool", "spark"])
 def test_a_sweep_on_two_spark_slots_draws_exactly_two_rows(
-    executor: str, spark: Any, churn: Any, tmp_path: Path
+    executor: str, spark: Any, churn: Any, tmp_path: Path, tracking_uri: str
 ) -> None:
     data = tmp_path / "churn.parquet"
     churn.head(300).to_parquet(data, index=False)
@@ -32,7 +32,7 @@ def test_a_sweep_on_two_spark_slots_draws_exactly_two_rows(
             "models": ["sklearn.logistic_regression"],
             "search": {"n_trials": 6, "parallelism": 2, "seed": 0, "executor": executor},
             # A logged model makes each recording long enough for the next trial of its slot to start meanwhile.
-            "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "figures": False, "log_models": True},
+            "tracking": {"uri": tracking_uri, "figures": False, "log_models": True},
         }
     )
     result = run_sweep(spec, spark=spark)

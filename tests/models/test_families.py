@@ -29,6 +29,7 @@ from sparksweep.models import (
 from sparksweep.scoring import download_model
 from sparksweep.space import Categorical, Float, Int
 from sparksweep.spec import DataSpec
+from tests.conftest import new_store
 from tests.helpers import ConstantFamily
 
 BUILT_IN = [name for name in FAMILIES if not name.startswith(("test.", "plugin."))]
@@ -60,13 +61,13 @@ DATASETS = {task: _dataset(task) for task in ("binary", "multiclass", "regressio
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """One SQLite store for the module (creating a store costs seconds); the fluent URI is restored after."""
+def store(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Iterator[tuple[str, str]]:
+    """One SQLite store for the module; the fluent URI is restored after."""
     from mlflow import MlflowClient
 
     root = tmp_path_factory.mktemp("families")
     previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = new_store(store_template, root / "mlflow.db")
     experiment_id = MlflowClient(uri).create_experiment("families", artifact_location=(root / "art").as_uri())
     mlflow.set_tracking_uri(uri)
     yield uri, experiment_id

@@ -25,6 +25,7 @@ from sparksweep.registry import lease_name
 from sparksweep.scoring import load_model
 from sparksweep.spec import validate_spec
 from sparksweep.sweep import SweepResult, run_sweep
+from tests.conftest import new_store
 
 NAME = "two-stores"
 DROP = ["user_id", "feature_date"]
@@ -55,14 +56,16 @@ def _sweep_into(tracking: str, registry: str, data: Path) -> SweepResult:
 
 
 @pytest.fixture(scope="module")
-def two_stores(tmp_path_factory: pytest.TempPathFactory, churn: pd.DataFrame) -> Iterator[TwoStores]:
+def two_stores(
+    tmp_path_factory: pytest.TempPathFactory, churn: pd.DataFrame, store_template: Path
+) -> Iterator[TwoStores]:
     """One sweep through the Python API (the sweep file names the registry), then a second through
     ``sparksweep run --registry-uri`` (forced, so it becomes the champion and the first one @previous)."""
     old = os.environ.pop("MLFLOW_REGISTRY_URI", None)
     root = tmp_path_factory.mktemp("two-stores")
     data = root / "churn.parquet"
     churn.to_parquet(data, index=False)
-    tracking, registry = f"sqlite:///{root / 'tracking.db'}", f"sqlite:///{root / 'registry.db'}"
+    tracking, registry = (new_store(store_template, root / name) for name in ("tracking.db", "registry.db"))
     first = _sweep_into(tracking, registry, data)
     sweep_file = root / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump(_spec(tracking, None, data, force=True)))
@@ -163,11 +166,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
+def mlflow_server(tmp_path: Path, store_template: Path) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 (its own SQLite store, artifacts served), stopped at the end."""
     port = _free_port()
     log = (tmp_path / "server.log").open("wb")
-    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        new_store(store_template, tmp_path / "server.db"),
+    ]
     argv += ["--serve-artifacts", "--artifacts-destination", str(tmp_path / "served"), "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--workers", "1"]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -194,12 +204,12 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_a_server_as_the_tracking_store_and_a_file_as_the_registry(
-    mlflow_server: str, churn: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mlflow_server: str, churn: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_template: Path
 ) -> None:
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     data = tmp_path / "churn.parquet"
     churn.to_parquet(data, index=False)
-    registry = f"sqlite:///{tmp_path / 'registry.db'}"
+    registry = new_store(store_template, tmp_path / "registry.db")
     result = _sweep_into(mlflow_server, registry, data)
     assert result.champion is not None
     assert result.champion.promoted

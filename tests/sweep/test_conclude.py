@@ -12,10 +12,11 @@ from sparksweep.metrics import get_metric
 from sparksweep.spec import RegisterSpec
 from sparksweep.sweep._conclude import conclude
 from sparksweep.trial import TrialResult, TrialState
+from tests.conftest import new_store
 
 
-def test_an_ensemble_needs_a_refit(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_an_ensemble_needs_a_refit(tmp_path: Path, store_template: Path) -> None:
+    uri = new_store(store_template, tmp_path / "mlflow.db")
     best = TrialResult(0, "run-0", "lightgbm", {}, TrialState.COMPLETE, 0.8, model_uri="models:/m-0")
     other = TrialResult(1, "run-1", "sklearn.logistic_regression", {}, TrialState.COMPLETE, 0.7)
     with pytest.raises(RegistryError, match=r"register\.refit is false; set register\.refit: true"):

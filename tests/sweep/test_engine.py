@@ -22,6 +22,7 @@ from sparksweep.models import register_family
 from sparksweep.spec import validate_spec
 from sparksweep.sweep import run_sweep
 from sparksweep.trial import TrialState
+from tests.conftest import new_store
 
 pytestmark = pytest.mark.spark
 
@@ -43,10 +44,10 @@ def _sweep_file(path: Path, **search: Any) -> Path:
 
 
 @pytest.fixture
-def fluent_uri(workdir: Path) -> Iterator[str]:
+def fluent_uri(workdir: Path, store_template: Path) -> Iterator[str]:
     """Point MLflow's fluent API at the test's store (for the user-side queries), and restore it after."""
     previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    uri = new_store(store_template, workdir / "mlflow.db")
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri(previous)

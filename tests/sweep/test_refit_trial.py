@@ -17,11 +17,15 @@ from sparksweep.errors import SpecError
 from sparksweep.scoring import load_model
 from sparksweep.spec import validate_spec
 from sparksweep.sweep import SweepResult, refit_trial, run_sweep
+from tests.conftest import new_store
 
 
-@pytest.fixture
-def swept(tmp_path: Path, tracking_uri: str) -> SweepResult:
-    """Five sequential trials of a seeded random search: the ones not better than those before keep no model."""
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> SweepResult:
+    """Five sequential trials of a seeded random search: the ones not better than those before keep no model. One
+    sweep for the module: each test refits a trial of its own (the first and the last not kept)."""
+    tmp_path = tmp_path_factory.mktemp("refit")
+    tracking_uri = new_store(store_template, tmp_path / "mlflow.db")
     path = tmp_path / "users.parquet"
     generate_churn(500, seed=3).to_parquet(path)
     spec = validate_spec(
@@ -33,7 +37,9 @@ def swept(tmp_path: Path, tracking_uri: str) -> SweepResult:
             "tracking": {"uri": tracking_uri, "autolog": False, "figures": False},
         }
     )
-    return run_sweep(spec)
+    result = run_sweep(spec)
+    assert len(_not_kept(result)) >= 2, "the tests refit two different trials"
+    return result
 
 
 def _not_kept(result: SweepResult) -> list[Any]:
@@ -43,8 +49,9 @@ def _not_kept(result: SweepResult) -> list[Any]:
 
 
 def test_refit_logs_the_trial_s_model_into_its_run_and_it_scores_as_the_trial_did(
-    swept: SweepResult, tracking_uri: str, tmp_path: Path
+    swept: SweepResult,
 ) -> None:
+    tracking_uri = swept.tracking_uri
     trial = _not_kept(swept)[0]
     client = MlflowClient(tracking_uri)
     assert "not kept" in client.get_run(trial.run_id).data.tags["sparksweep.model"]
@@ -69,7 +76,8 @@ def test_refit_logs_the_trial_s_model_into_its_run_and_it_scores_as_the_trial_di
     assert refit_trial(kept.run_id, tracking_uri=tracking_uri).model_uri == kept.model_uri
 
 
-def test_the_cli_refits_a_trial_and_refuses_a_run_that_is_not_one(swept: SweepResult, tracking_uri: str) -> None:
+def test_the_cli_refits_a_trial_and_refuses_a_run_that_is_not_one(swept: SweepResult) -> None:
+    tracking_uri = swept.tracking_uri
     trial = _not_kept(swept)[-1]
     out = CliRunner().invoke(main, ["refit", trial.run_id, "--tracking-uri", tracking_uri], catch_exceptions=False)
     assert out.exit_code == 0, out.output

@@ -4,6 +4,7 @@ logged model, and the model itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from sparksweep.spec import DataSpec, TrackingSpec
 from sparksweep.tracking import autolog_mode, estimator_record
 from sparksweep.trial import TrialResult, TrialState
 from sparksweep.worker import TrialTask, run_trial
+from tests.conftest import new_store
 from tests.helpers import InProcessData
 
 PARAMS = {
@@ -38,10 +40,10 @@ def dataset() -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """One store for the module (creating one migrates its schema, seconds): every test makes runs of its own."""
+def store(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> tuple[str, str]:
+    """One store for the module: every test makes runs of its own."""
     tmp_path = tmp_path_factory.mktemp("autolog")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_store(store_template, tmp_path / "mlflow.db")
     experiment_id = MlflowClient(uri).create_experiment("autolog", artifact_location=(tmp_path / "art").as_uri())
     return uri, experiment_id
 
