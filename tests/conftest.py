@@ -21,6 +21,10 @@ from sparksweep.datasets import generate_churn
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The mlflow servers the tests start run no job runner: MLflow 3 starts three huey consumer processes per server for
+# jobs no test uses, which cost each server start seconds of CPU on a 2-core machine.
+os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
