@@ -134,9 +134,8 @@ def test_family_contract(name: str, task: str, store: tuple[str, str]) -> None:
             model,
             task=task,
             features=ds.features,
-            example=ds.training.X_valid,
+            data=ds.training,
             classes=ds.classes,
-            categories=ds.categories,
         )
     local = Path(download_model(model_uri, uri))
     assert not list(local.rglob("*.pkl")), "models are stored in native formats, never pickled"
