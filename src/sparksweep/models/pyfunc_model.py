@@ -113,17 +113,23 @@ def _date_parts(values: pd.Series, date: dict[str, Any]) -> dict[str, pd.Series]
 def _as_model_input(X: pd.DataFrame, categories: dict[str, list[str]], dates: dict[str, Any]) -> pd.DataFrame:
     """The raw feature columns as the estimator was trained on them: date columns as their parts, nullable or
     object numbers as floats, text or categories as the fixed categories."""
+    loose = [
+        name
+        for name, dtype in X.dtypes.items()
+        if name not in categories
+        and name not in dates
+        and (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.api.extensions.ExtensionDtype))
+    ]
+    if not dates and not loose:  # the common case: nothing to rebuild
+        return _encode_categories(X, categories)
     columns: dict[str, pd.Series] = {}
     for name in X.columns:
-        values = X[name]
         if name in dates:
-            columns.update({f"{name}__{p}": v for p, v in _date_parts(values, dates[name]).items()})
-        elif name not in categories and (
-            values.dtype == object or isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-        ):
-            columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            columns.update({f"{name}__{p}": v for p, v in _date_parts(X[name], dates[name]).items()})
+        elif name in loose:
+            columns[name] = pd.to_numeric(X[name], errors="coerce").astype("float64")
         else:
-            columns[name] = values
+            columns[name] = X[name]
     return _encode_categories(pd.DataFrame(columns, index=X.index), categories)
 
 
