@@ -84,7 +84,7 @@ def test_fingerprint_follows_the_content(churn: pd.DataFrame) -> None:
         (
             lambda d: d.assign(wait=pd.to_timedelta(d["active_days_30d"], unit="D")),
             DataSpec(target="label", drop=["user_id"]),
-            "column 'wait' holds durations (timedelta64[ns])",
+            "column 'wait' holds durations (timedelta64",
         ),
         (
             lambda d: d.assign(label=d["event_count_30d"] * 0.37),

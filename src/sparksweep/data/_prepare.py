@@ -222,7 +222,7 @@ def _warn_on_leaks(X: pd.DataFrame, y: np.ndarray, task: str, categorical: list[
         else:
             codes = values.to_numpy(dtype=np.float64, na_value=np.nan)
         known = ~np.isnan(codes)
-        if known.sum() < 20:
+        if known.sum() < 20 or np.ptp(codes[known]) == 0:  # too few values, or one (a date's year, say)
             continue
         score = _separation(codes[known], target[known], task)
         measure = "|Spearman rho|" if task == "regression" else "|2*AUC-1|"
