@@ -36,7 +36,7 @@ def _table(n: int, seed: int) -> pd.DataFrame:
     signup = (
         pd.Timestamp("2024-01-01")
         + pd.to_timedelta(rng.integers(0, 200, n) + 60 * y, unit="D")
-        + pd.to_timedelta(np.where(y == 1, rng.integers(12, 24, n), rng.integers(0, 12, n)), unit="h")
+        + pd.to_timedelta(np.where(y == 1, rng.integers(8, 24, n), rng.integers(0, 16, n)), unit="h")
     )
     return pd.DataFrame(
         {

@@ -113,8 +113,8 @@ def _parts(values: pd.Series, features: DateFeatures) -> dict[str, pd.Series]:
     parts = {
         "year": clock.dt.year,
         "month": clock.dt.month,
-        "day_of_week": clock.dt.dayofweek,
-        "day_of_year": clock.dt.dayofyear,
+        "day_of_week": clock.dt.day_of_week,
+        "day_of_year": clock.dt.day_of_year,
         "hour": clock.dt.hour,
         "days_since": (clock - pd.Timestamp(features.origin)) / pd.Timedelta(days=1),
     }

@@ -101,8 +101,8 @@ def _date_parts(values: pd.Series, date: dict[str, Any]) -> dict[str, pd.Series]
     parts = {
         "year": clock.dt.year,
         "month": clock.dt.month,
-        "day_of_week": clock.dt.dayofweek,
-        "day_of_year": clock.dt.dayofyear,
+        "day_of_week": clock.dt.day_of_week,
+        "day_of_year": clock.dt.day_of_year,
     }
     if date["hour"]:
         parts["hour"] = clock.dt.hour
