@@ -64,7 +64,7 @@ def _train_and_register(uri: str, tmp: Path) -> tuple[object, list[str]]:
     mlflow.set_tracking_uri(uri)
     with mlflow.start_run(experiment_id=experiment) as run:
         model_uri = log_fitted_model(
-            family, estimator, task="binary", features=ds.features, example=ds.training.X_valid, classes=ds.classes
+            family, estimator, task="binary", features=ds.features, data=ds.training, classes=ds.classes
         )
     client.create_registered_model(NAME)
     source = str(client.get_logged_model(model_uri.removeprefix("models:/")).artifact_location)

@@ -81,7 +81,11 @@ def test_fingerprint_follows_the_content(churn: pd.DataFrame) -> None:
             SPEC.model_copy(update={"numeric": ["city"]}),
             "column 'city' is listed in data.numeric but holds str values (e.g. ['Paris'])",
         ),
-        (lambda d: d, DataSpec(target="label", drop=["user_id"]), "column 'feature_date' holds dates"),
+        (
+            lambda d: d.assign(wait=pd.to_timedelta(d["active_days_30d"], unit="D")),
+            DataSpec(target="label", drop=["user_id"]),
+            "column 'wait' holds durations (timedelta64",
+        ),
         (
             lambda d: d.assign(label=d["event_count_30d"] * 0.37),
             DataSpec(target="label", drop=["user_id", "feature_date"]),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from sparksweep.data import Dataset, encode_categories, prepare_dataset
+from sparksweep.data import Dataset, encode_categories, expand_dates, prepare_dataset
 from sparksweep.errors import DataError, SpecError
 from sparksweep.metrics import get_metric
 from sparksweep.models import (
@@ -54,7 +54,21 @@ def categorical_table(task: str, n: int = 400, seed: int = 0) -> pd.DataFrame:
 
 
 def _dataset(task: str) -> Dataset:
-    return prepare_dataset(categorical_table(task), DataSpec(target="target", categorical=["city"]), task)
+    """The categorical table plus the dtypes a user brings beside it: a tz-aware timestamp (with gaps) and a
+    nullable integer, which every family gets as numbers through the logged model."""
+    table = categorical_table(task)
+    rng = np.random.default_rng(1)
+    target = table["target"].to_numpy(dtype=np.float64)
+    rank = pd.Series(target + rng.normal(0.0, target.std() * 2, len(table))).rank().to_numpy()  # some signal
+    joined = pd.Timestamp("2024-01-01", tz="Europe/Paris") + pd.to_timedelta(rank * 20, "h")
+    table["joined"] = pd.Series(joined).where(rng.random(len(table)) > 0.05)
+    table["visits"] = pd.array(np.where(rng.random(len(table)) < 0.05, None, rng.integers(0, 9, len(table))), "Int64")
+    return prepare_dataset(table, DataSpec(target="target", categorical=["city"]), task)
+
+
+def _encoded(ds: Dataset) -> pd.DataFrame:
+    """The test rows as the families were trained on them (dates as their parts, categories)."""
+    return encode_categories(expand_dates(ds.X_test, ds.training.dates), ds.categories)
 
 
 DATASETS = {task: _dataset(task) for task in ("binary", "multiclass", "regression")}
@@ -115,7 +129,7 @@ def test_family_contract(name: str, task: str, store: tuple[str, str]) -> None:
         assert estimator.get_params()["n_jobs"] in (1, None), "a family honours the trial's thread budget"
     family.check_data(ds.training)  # 256 training rows: every family accepts them
     model = family.fit(estimator, ds.training)
-    pred = family.predict(model, encode_categories(ds.X_test, ds.categories), task)
+    pred = family.predict(model, _encoded(ds), task)
     if task == "binary":
         assert pred.shape == (len(ds.X_test),)
         assert ((pred >= 0) & (pred <= 1)).all()
@@ -135,9 +149,8 @@ def test_family_contract(name: str, task: str, store: tuple[str, str]) -> None:
             model,
             task=task,
             features=ds.features,
-            example=ds.training.X_valid,
+            data=ds.training,
             classes=ds.classes,
-            categories=ds.categories,
         )
     local = Path(download_model(model_uri, uri))
     assert not list(local.rglob("*.pkl")), "models are stored in native formats, never pickled"
@@ -145,10 +158,14 @@ def test_family_contract(name: str, task: str, store: tuple[str, str]) -> None:
     schema = pyfunc.metadata.get_input_schema()
     assert schema.input_names() == ds.features
     # A categorical column is declared Any: MLflow refuses a pandas category column for a string one.
-    assert {c.name: str(c.type) for c in schema.inputs}["city"] == "Any", "scoring takes text or categories"
-    # The logged pyfunc model takes the raw table (text cities, gaps) and predicts exactly what the family does.
+    types = {c.name: str(c.type) for c in schema.inputs}
+    assert types["city"] == "Any", "scoring takes text or categories"
+    assert types["joined"] == types["visits"] == "Any", "MLflow refuses tz-aware timestamps and Int64 when typed"
+    # The logged pyfunc model takes the raw table (text cities, gaps, the timestamp and the Int64 column as the
+    # table gave them) and predicts exactly what the family does on its encoded rows.
     assert ds.X_test["city"].map(type).isin([str, type(None)]).all()
-    out = pyfunc.predict(ds.X_test)
+    assert str(ds.X_test["joined"].dtype).endswith("Europe/Paris]")
+    out = pyfunc.predict(ds.X_test.assign(visits=ds.X_test["visits"].astype("Int64")))
     np.testing.assert_allclose(np.asarray(out, dtype=np.float64), pred, rtol=1e-6, atol=1e-9)
     if task == "multiclass":
         assert list(out.columns) == ["0", "1", "2"], "one probability column per class, named after it"
@@ -263,7 +280,7 @@ def test_a_family_from_a_package_entry_point(tmp_path: Path, monkeypatch: pytest
         assert type(family).__name__ == "PluginRidge"
         ds = DATASETS["regression"]
         model = family.fit(family.build({"alpha": 1.0}, task="regression", n_jobs=1, seed=0), ds.training)
-        pred = family.predict(model, encode_categories(ds.X_test, ds.categories), "regression")
+        pred = family.predict(model, _encoded(ds), "regression")
         assert np.corrcoef(pred, ds.y_test)[0, 1] > 0.5, "the default preprocessing encodes the text column"
     finally:
         FAMILIES.pop("plugin.ridge", None)

@@ -41,7 +41,7 @@ def log_trial(
             estimator,
             task="binary",
             features=dataset.features,
-            example=dataset.training.X_valid,
+            data=dataset.training,
             classes=dataset.classes,
         )
     trial = TrialResult(

@@ -52,9 +52,7 @@ def _fitted(task: str, family_name: str, store: str) -> tuple[str, pd.DataFrame,
     family = get_family(family_name)
     estimator = family.fit(family.build({}, task=task, n_jobs=1, seed=0), ds.training)
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("tests").experiment_id):
-        uri = log_fitted_model(
-            family, estimator, task=task, features=ds.features, example=ds.training.X_valid, classes=ds.classes
-        )
+        uri = log_fitted_model(family, estimator, task=task, features=ds.features, data=ds.training, classes=ds.classes)
     return uri, df, estimator
 
 
@@ -69,9 +67,7 @@ def _ensemble(task: str, store: str, weights: dict[str, float]) -> tuple[str, pd
         members.append((family, estimator, weight))
         expected = expected + weight * family.predict(estimator, df[ds.features], task)
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("tests").experiment_id):
-        uri = log_ensemble_model(
-            members, task=task, features=ds.features, example=ds.training.X_valid, classes=ds.classes
-        )
+        uri = log_ensemble_model(members, task=task, features=ds.features, data=ds.training, classes=ds.classes)
     return uri, df, np.asarray(expected)
 
 

@@ -5,12 +5,17 @@ recorded on the sweep's parent run.
 The rule, in order (``data.drop``, ``data.categorical`` and ``data.numeric`` win over the inference):
 
 * numbers are numeric features, and so are booleans (0 / 1);
+* date and timestamp columns (``datetime64``, naive or tz-aware, and Python dates) are dates, and so is a text
+  column whose every non-missing value is an ISO 8601 date or timestamp (``2024-03-01``, ``2024-03-01T10:30Z``: how
+  a csv file brings dates): the logged model turns each into numeric features (year, month, day of week, day of
+  year, hour where the column has a time part, days since the earliest training date; :mod:`sparksweep.data._dates`),
+  so scoring takes the raw column;
 * pandas ``category`` columns and text columns are categorical features, unless the column is text with mostly
   unique values (more than :data:`UNIQUE_SHARE` of its non-missing values distinct, and more than
   :data:`MIN_UNIQUE_TO_LEAVE_OUT` of them: ids, names, free text), which is left out with a
   :class:`~sparksweep.errors.DataWarning` naming it and why (list it in ``data.categorical`` to keep it);
   a categorical column with more than :data:`~sparksweep.data.MAX_CATEGORIES` values keeps the most frequent ones;
-* anything else (dates, durations, bytes, mixed values) is refused with a :class:`~sparksweep.errors.DataError`.
+* anything else (durations, bytes, mixed values) is refused with a :class:`~sparksweep.errors.DataError`.
 
 Example:
     >>> import pandas as pd
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sparksweep.data._dates import is_date_values, wall_clock
 from sparksweep.data._spec import DataSpec
 from sparksweep.errors import DataError, DataWarning
 
@@ -55,6 +61,7 @@ class Kind(enum.StrEnum):
     WEIGHT = "weight"
     NUMERIC = "numeric"
     CATEGORICAL = "categorical"
+    DATE = "date"
     LEFT_OUT = "left out"
 
 
@@ -69,7 +76,7 @@ class ColumnKind:
 
     @property
     def is_feature(self) -> bool:
-        return self.kind in (Kind.NUMERIC, Kind.CATEGORICAL)
+        return self.kind in (Kind.NUMERIC, Kind.CATEGORICAL, Kind.DATE)
 
 
 def _is_numeric(values: pd.Series) -> bool:
@@ -98,6 +105,11 @@ def _declared(column: str, values: pd.Series, spec: DataSpec) -> ColumnKind | No
             )
         return ColumnKind(column, Kind.CATEGORICAL, dtype, "listed in data.categorical")
     if column in spec.numeric:
+        if is_date_values(values):
+            raise DataError(
+                f"column {column!r} is listed in data.numeric but holds dates ({values.dtype}); a date column "
+                "becomes numeric features by itself (year, month, day of week, ...): remove it from data.numeric"
+            )
         if not _is_numeric(values) or isinstance(values.dtype, pd.CategoricalDtype):
             raise DataError(
                 f"column {column!r} is listed in data.numeric but holds {values.dtype} values (e.g. "
@@ -116,10 +128,12 @@ def _inferred(column: str, values: pd.Series) -> ColumnKind:
         return ColumnKind(column, Kind.NUMERIC, dtype, "boolean, as 0 / 1")
     if _is_numeric(values):
         return ColumnKind(column, Kind.NUMERIC, dtype, "numbers")
-    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+    if is_date_values(values):
+        return ColumnKind(column, Kind.DATE, dtype, _date_reason(values))
+    if pd.api.types.is_timedelta64_dtype(values):
         raise DataError(
-            f"column {column!r} holds dates ({values.dtype}), which models cannot use as they are; add it to "
-            "data.drop, or derive numeric features from it (days since, day of week) before the sweep"
+            f"column {column!r} holds durations ({values.dtype}), which models cannot use as they are; add it to "
+            "data.drop, or convert it to a number (e.g. days: column.dt.total_seconds() / 86400) before the sweep"
         )
     if not _is_text(values):
         raise DataError(
@@ -141,6 +155,18 @@ def _inferred(column: str, values: pd.Series) -> ColumnKind:
         )
         return ColumnKind(column, Kind.LEFT_OUT, dtype, reason)
     return ColumnKind(column, Kind.CATEGORICAL, dtype, f"text, {distinct:,} distinct")
+
+
+def _date_reason(values: pd.Series) -> str:
+    clock = wall_clock(values, None).dropna()
+    timed = bool((clock != clock.dt.normalize()).any())
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        what = "timestamps" if timed else "dates"
+    elif pd.api.types.infer_dtype(values, skipna=True) == "string":
+        what = f"text, every value an ISO 8601 date (e.g. {str(values.dropna().iloc[0])!r})"
+    else:
+        what = "Python dates"
+    return f"{what}: year, month, day of week, day of year, {'hour, ' if timed else ''}days since the earliest"
 
 
 def infer_kinds(df: pd.DataFrame, spec: DataSpec) -> list[ColumnKind]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sparksweep.data._categories import _as_text, _categories_of, encode_categories
 from sparksweep.data._checks import check_table, split_or_explain
+from sparksweep.data._dates import expand_dates, learn_dates
 from sparksweep.data._kinds import ColumnKind, Kind, infer_kinds
 from sparksweep.data._spec import DataSpec
 from sparksweep.data._types import Dataset, TrainingData
@@ -132,9 +133,30 @@ def _encode_target(y: pd.Series, task: str) -> tuple[np.ndarray, list[Any] | Non
 
 def _normalize_numeric(values: pd.Series) -> pd.Series:
     """Nullable extension dtypes (Int64, Float64, boolean) as numpy float64, which every library takes."""
-    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(values.dtype, pd.CategoricalDtype):
+    if _is_nullable(values):
         return values.astype("float64")
     return values
+
+
+def _is_nullable(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+        values.dtype, pd.CategoricalDtype
+    )
+
+
+def _raw_features(df: pd.DataFrame, kinds: list[ColumnKind]) -> pd.DataFrame:
+    """The feature columns as a user scores them: text (None where missing) in categorical columns, numbers as
+    numpy dtypes, date columns as given."""
+    columns = {}
+    for k in kinds:
+        values = df[k.column]
+        if k.kind is Kind.CATEGORICAL:
+            columns[k.column] = _as_text(values)
+        elif k.kind is Kind.NUMERIC:
+            columns[k.column] = _normalize_numeric(values)
+        elif k.kind is Kind.DATE:
+            columns[k.column] = values
+    return pd.DataFrame(columns, index=df.index).reset_index(drop=True)
 
 
 def _weights(df: pd.DataFrame, spec: DataSpec) -> np.ndarray | None:
@@ -200,7 +222,7 @@ def _warn_on_leaks(X: pd.DataFrame, y: np.ndarray, task: str, categorical: list[
         else:
             codes = values.to_numpy(dtype=np.float64, na_value=np.nan)
         known = ~np.isnan(codes)
-        if known.sum() < 20:
+        if known.sum() < 20 or np.ptp(codes[known]) == 0:  # too few values, or one (a date's year, say)
             continue
         score = _separation(codes[known], target[known], task)
         measure = "|Spearman rho|" if task == "regression" else "|2*AUC-1|"
@@ -271,15 +293,15 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         raise DataError("data.class_weight applies to classification, but the task is regression; remove it")
     weights = _weights(df, spec)
 
-    raw = pd.DataFrame(
-        {c: _as_text(df[c]) if c in categorical else _normalize_numeric(df[c]) for c in features}, index=df.index
-    ).reset_index(drop=True)
+    raw = _raw_features(df, kinds)
     categories = {c: _categories_of(raw[c].rename(c)) for c in categorical}
-    _warn_on_leaks(raw, y, task, categorical)
-    encoded = encode_categories(raw, categories)
 
     split = functools.partial(_split, y, spec, stratify=classes is not None)
     train, valid, test = split_or_explain(split, spec.target, y) if classes is not None else split()
+    dates = learn_dates(raw, [k.column for k in kinds if k.kind is Kind.DATE], train)
+    numbers = expand_dates(raw, dates)
+    _warn_on_leaks(numbers, y, task, categorical)
+    encoded = encode_categories(numbers, categories)
     w_train = None if weights is None else weights[train]
     if spec.class_weight == "balanced" and classes is not None:
         balanced = _class_weights(y[train], len(classes))
@@ -296,6 +318,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         fingerprint=_preparation_key(content, spec, task, categories),
         categories=categories,
         w_train=w_train,
+        dates=dates,
+        nullable=tuple(k.column for k in kinds if k.kind is Kind.NUMERIC and _is_nullable(df[k.column])),
     )
     return Dataset(
         training=training,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from sparksweep.data._dates import DateFeatures
     from sparksweep.data._kinds import ColumnKind
 
 __all__ = ["Dataset", "TrainingData"]
@@ -33,6 +34,13 @@ class TrainingData:
     """Categorical columns and their categories, in code order; the other features are numeric."""
     w_train: np.ndarray | None = None
     """Sample weights of the training rows (``data.weight_column`` times ``data.class_weight``), or None."""
+    dates: dict[str, DateFeatures] = field(default_factory=dict)
+    """Date columns of the raw table and what their expansion learned; the encoded splits hold their numeric parts
+    (``<column>__<part>``, :func:`sparksweep.data.expand_dates`) instead."""
+    nullable: tuple[str, ...] = ()
+    """Numeric columns the raw table gave as pandas nullable dtypes (``Int64``, ``boolean``, ...), float64 here:
+    MLflow's schema enforcement refuses those dtypes for a typed column, so the model's signature declares them
+    ``Any`` and the model turns them into floats itself."""
 
     @property
     def categorical(self) -> list[str]:
@@ -41,6 +49,14 @@ class TrainingData:
     @property
     def numeric(self) -> list[str]:
         return [c for c in self.X_train.columns if c not in self.categories]
+
+    def raw_rows(self, X: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+        """Encoded rows ``X`` as the raw table a user scores (``features``, in order): text in categorical
+        columns, date columns rebuilt from their parts."""
+        from sparksweep.data._categories import decode_categories
+        from sparksweep.data._dates import restore_dates
+
+        return restore_dates(decode_categories(X, self.categories), self.dates)[features]
 
 
 @dataclass(frozen=True)

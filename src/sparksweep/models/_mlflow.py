@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.entities import Run
 
+    from sparksweep.data import TrainingData
     from sparksweep.models._base import BaseModelFamily
 
 __all__ = ["PYFUNC_MODEL_FILE", "log_ensemble_model", "log_fitted_model", "pip_requirements"]
@@ -59,20 +60,18 @@ def log_fitted_model(
     *,
     task: str,
     features: list[str],
-    example: pd.DataFrame,
+    data: TrainingData,
     classes: list[Any] | None = None,
-    categories: dict[str, list[str]] | None = None,
     input_example: bool = True,
     run: Run | None = None,
 ) -> str:
     """Log ``estimator`` into ``run`` (default: the active run) as a pyfunc model and return its ``models:/`` URI.
 
-    ``example`` holds encoded rows (categorical columns as pandas categories with ``categories``); the signature
-    and input example are the raw table a user scores, with text in those columns.
+    ``data`` is what the estimator was trained on: its validation rows (encoded) give the signature and input
+    example as the raw table a user scores (``features``: text in categorical columns, date columns whole), and
+    its categories and date expansions go into the model (``meta.json``).
     """
     import mlflow
-
-    from sparksweep.data import decode_categories
 
     run = run or mlflow.active_run()
     if run is None:
@@ -83,22 +82,11 @@ def log_fitted_model(
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
         saved = family.save(estimator, Path(tmp))
         meta_path = Path(tmp) / "meta.json"
-        meta_path.write_text(
-            json.dumps(
-                {
-                    "task": task,
-                    "features": features,
-                    "format": saved.format,
-                    "estimator_class": saved.estimator_class,
-                    "family": family.name,
-                    "classes": None if classes is None else [str(c) for c in classes],
-                    "categories": categories or {},
-                }
-            )
-        )
-        encoded = example[features].head(5)
-        head = decode_categories(encoded, categories or {})
-        signature = _signature(head, family.predict(estimator, encoded, task), classes, list(categories or {}))
+        described = {"format": saved.format, "estimator_class": saved.estimator_class, "family": family.name}
+        meta_path.write_text(json.dumps(_meta(task, features, classes, data, described)))
+        encoded = data.X_valid.head(5)
+        head = data.raw_rows(encoded, features)
+        signature = _signature(head, family.predict(estimator, encoded, task), classes, _untyped(data))
         return _log_pyfunc(
             run,
             Path(tmp) / "mlflow-model",
@@ -110,25 +98,41 @@ def log_fitted_model(
         )
 
 
+def _meta(
+    task: str, features: list[str], classes: list[Any] | None, data: TrainingData, described: dict[str, Any]
+) -> dict[str, Any]:
+    """``meta.json``: what the pyfunc model needs to turn the raw table into what the estimator was trained on."""
+    return {
+        "task": task,
+        "features": features,
+        **described,
+        "classes": None if classes is None else [str(c) for c in classes],
+        "categories": data.categories,
+        "dates": {column: f.as_meta() for column, f in data.dates.items()},
+    }
+
+
+def _untyped(data: TrainingData) -> list[str]:
+    """The raw columns the signature declares ``Any`` (the model takes several dtypes for them)."""
+    return [*data.categories, *data.dates, *data.nullable]
+
+
 def log_ensemble_model(
     members: Sequence[tuple[BaseModelFamily, Any, float]],
     *,
     task: str,
     features: list[str],
-    example: pd.DataFrame,
+    data: TrainingData,
     classes: list[Any] | None = None,
-    categories: dict[str, list[str]] | None = None,
 ) -> str:
     """Log a weighted average of fitted models (``(family, fitted model, weight)``, weights summing to 1) into the
-    active run as one pyfunc model, and return its ``models:/`` URI.
+    active run as one pyfunc model, and return its ``models:/`` URI (``data`` as in :func:`log_fitted_model`).
 
     Each member is saved in its family's native format as the artifact ``model_<i>``; ``meta.json`` lists them with
     their weights, and the pyfunc model predicts their weighted average (probabilities for classification).
     """
     import mlflow
     import numpy as np
-
-    from sparksweep.data import decode_categories
 
     run = mlflow.active_run()
     if run is None:
@@ -141,7 +145,7 @@ def log_ensemble_model(
     with tempfile.TemporaryDirectory(prefix="sparksweep-model-") as tmp:
         artifacts: dict[str, str] = {}
         described = []
-        encoded = example[features].head(5)
+        encoded = data.X_valid.head(5)
         prediction: Any = 0.0
         for i, (family, estimator, weight) in enumerate(members):
             folder = Path(tmp) / f"member_{i}"
@@ -159,22 +163,11 @@ def log_ensemble_model(
             )
             prediction = prediction + float(weight) * family.predict(estimator, encoded, task)
         meta_path = Path(tmp) / "meta.json"
-        meta_path.write_text(
-            json.dumps(
-                {
-                    "task": task,
-                    "features": features,
-                    "format": "ensemble",
-                    "family": "ensemble",
-                    "members": described,
-                    "classes": None if classes is None else [str(c) for c in classes],
-                    "categories": categories or {},
-                }
-            )
-        )
+        ensemble = {"format": "ensemble", "family": "ensemble", "members": described}
+        meta_path.write_text(json.dumps(_meta(task, features, classes, data, ensemble)))
         artifacts["meta"] = str(meta_path)
-        head = decode_categories(encoded, categories or {})
-        signature = _signature(head, np.asarray(prediction), classes, list(categories or {}))
+        head = data.raw_rows(encoded, features)
+        signature = _signature(head, np.asarray(prediction), classes, _untyped(data))
         libraries = sorted({family.library for family, _, _ in members})
         pins = list(dict.fromkeys(pin for library in libraries for pin in pip_requirements(library)))
         return _log_pyfunc(
@@ -188,13 +181,15 @@ def log_ensemble_model(
         )
 
 
-def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None, categorical: list[str]) -> Any:
+def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None, untyped: list[str]) -> Any:
     """The model signature: the raw rows ``head`` in, ``prediction`` out (a DataFrame with a column per class when it
     holds probabilities per class).
 
-    Categorical columns are declared ``Any``: MLflow's schema enforcement refuses a pandas ``category`` column for
-    a ``string`` one ("Can not safely convert category to <U0"), even for the frame the model was trained on, and
-    the model itself turns text or categories alike into its fixed categories.
+    The ``untyped`` columns are declared ``Any``, as MLflow's schema enforcement refuses dtypes the model was
+    trained on: a pandas ``category`` column for a ``string`` one ("Can not safely convert category to <U0"),
+    ``Int64`` or ``boolean`` for a ``double`` one, a tz-aware or text timestamp for a ``datetime`` one. The model
+    itself turns text or categories alike into its fixed categories, dates into their parts and nullable numbers
+    into floats.
     """
     import pandas as pd
     from mlflow.models import ModelSignature, infer_signature
@@ -209,10 +204,10 @@ def _signature(head: pd.DataFrame, prediction: Any, classes: list[Any] | None, c
         # types on purpose (MLflow refuses to cast int64 input to a double column at scoring time).
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         signature = infer_signature(head, output)
-    if not categorical:
+    if not untyped:
         return signature
     any_type = AnyType()  # type: ignore[no-untyped-call]
-    inputs = Schema([ColSpec(any_type, s.name) if s.name in categorical else s for s in signature.inputs.inputs])
+    inputs = Schema([ColSpec(any_type, s.name) if s.name in untyped else s for s in signature.inputs.inputs])
     return ModelSignature(inputs=inputs, outputs=signature.outputs, params=signature.params)
 
 

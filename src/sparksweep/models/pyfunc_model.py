@@ -15,8 +15,11 @@ own native format with its weight; it predicts their weighted average in the sam
 
 The model takes the raw table: categorical columns hold text. Their categories, fixed when the sweep prepared the
 data, are in ``meta.json``; each is turned into a pandas ``category`` column with exactly those categories (a value
-outside them counts as missing), as sparksweep.data.encode_categories does for training. The rest of the
-preprocessing (imputation, scaling, one-hot or ordinal codes) is part of the saved scikit-learn pipeline.
+outside them counts as missing), as sparksweep.data.encode_categories does for training. Date columns (datetime64,
+tz-aware, Python dates or ISO 8601 text) become their numeric parts, with the earliest training date and the time
+zone kept in ``meta.json``, as sparksweep.data.expand_dates does for training; numbers in pandas nullable dtypes (or
+as objects, as MLflow passes a column its signature declares ``Any``) become floats. The rest of the preprocessing
+(imputation, scaling, one-hot or ordinal codes) is part of the saved scikit-learn pipeline.
 """
 
 from __future__ import annotations
@@ -83,6 +86,53 @@ def _encode_categories(X: pd.DataFrame, categories: dict[str, list[str]]) -> pd.
     return out
 
 
+def _wall_clock(values: pd.Series, tz: str | None) -> pd.Series:
+    """Naive wall-clock times, as sparksweep.data._dates.wall_clock (this file cannot import it)."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values.astype("string"), format="ISO8601", errors="coerce", utc=True)
+    if getattr(values.dt, "tz", None) is not None:
+        values = (values.dt.tz_convert(tz) if tz else values).dt.tz_localize(None)
+    return values
+
+
+def _date_parts(values: pd.Series, date: dict[str, Any]) -> dict[str, pd.Series]:
+    """A date column's numeric parts, as sparksweep.data.expand_dates makes them for training."""
+    clock = _wall_clock(values, date.get("tz"))
+    parts = {
+        "year": clock.dt.year,
+        "month": clock.dt.month,
+        "day_of_week": clock.dt.day_of_week,
+        "day_of_year": clock.dt.day_of_year,
+    }
+    if date["hour"]:
+        parts["hour"] = clock.dt.hour
+    parts["days_since"] = (clock - pd.Timestamp(date["origin"])) / pd.Timedelta(days=1)
+    return {name: part.astype("float64") for name, part in parts.items()}
+
+
+def _as_model_input(X: pd.DataFrame, categories: dict[str, list[str]], dates: dict[str, Any]) -> pd.DataFrame:
+    """The raw feature columns as the estimator was trained on them: date columns as their parts, nullable or
+    object numbers as floats, text or categories as the fixed categories."""
+    loose = [
+        name
+        for name, dtype in X.dtypes.items()
+        if name not in categories
+        and name not in dates
+        and (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.api.extensions.ExtensionDtype))
+    ]
+    if not dates and not loose:  # the common case: nothing to rebuild
+        return _encode_categories(X, categories)
+    columns: dict[str, pd.Series] = {}
+    for name in X.columns:
+        if name in dates:
+            columns.update({f"{name}__{p}": v for p, v in _date_parts(X[name], dates[name]).items()})
+        elif name in loose:
+            columns[name] = pd.to_numeric(X[name], errors="coerce").astype("float64")
+        else:
+            columns[name] = X[name]
+    return _encode_categories(pd.DataFrame(columns, index=X.index), categories)
+
+
 def _load_native(fmt: str, estimator_class: str, path: str, meta_path: str) -> Any:
     """A fitted model saved in its library's own format (``fmt``: skops, xgboost or lightgbm)."""
     if fmt == "skops":
@@ -129,6 +179,7 @@ class SparkSweepModel(PythonModel):
         self.format: str = meta["format"]
         self.classes: list[str] = [str(c) for c in meta.get("classes") or []]
         self.categories: dict[str, list[str]] = dict(meta.get("categories") or {})
+        self.dates: dict[str, Any] = dict(meta.get("dates") or {})
         self.members: list[tuple[Any, str, float]] = []
         """An ensemble's (model, format, weight); empty for a single model."""
         if self.format == "ensemble":
@@ -145,18 +196,18 @@ class SparkSweepModel(PythonModel):
     def takes_matrix(self) -> bool:
         """Whether :meth:`predict_array` takes a plain 2-D float array of the features (a LightGBM booster with no
         categorical columns), which skips building a DataFrame per batch."""
-        return self.format == "lightgbm" and not self.categories
+        return self.format == "lightgbm" and not self.categories and not self.dates
 
     def predict_array(self, X: pd.DataFrame | np.ndarray, threads: int | None = None) -> np.ndarray:
         """Predictions as float64: binary P(positive class) ``[n]``, multiclass probabilities ``[n, classes]`` in
         class order, regression values ``[n]``.
 
-        ``X`` is a DataFrame holding the feature columns (text in categorical columns), or, when
+        ``X`` is a DataFrame holding the raw feature columns (text in categorical columns, dates), or, when
         :attr:`takes_matrix`, a 2-D array of the features in ``self.features`` order. ``threads`` caps the model's
         own threads (LightGBM, XGBoost); None keeps the model's setting.
         """
         if isinstance(X, pd.DataFrame):
-            X = _encode_categories(X[self.features], self.categories)
+            X = _as_model_input(X[self.features], self.categories, self.dates)
         if not self.members:
             return _predict_native(self.model, self.format, self.task, X, threads)
         if not isinstance(X, pd.DataFrame):  # every member takes the features by name

@@ -117,9 +117,8 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
             estimator,
             task=dataset.task,
             features=dataset.features,
-            example=data.X_valid,
+            data=data,
             classes=dataset.classes,
-            categories=data.categories,
         )
     client.set_tag(run_id, "sparksweep.model_uri", model_uri)
     client.set_terminated(run_id)
@@ -163,9 +162,8 @@ def refit_ensemble(
             fitted,
             task=dataset.task,
             features=dataset.features,
-            example=dataset.training.X_valid,
+            data=dataset.training,
             classes=dataset.classes,
-            categories=dataset.training.categories,
         )
     client.set_tag(run_id, "sparksweep.model_uri", model_uri)
     client.set_terminated(run_id)

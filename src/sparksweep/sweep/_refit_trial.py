@@ -130,9 +130,8 @@ def refit_trial(
             estimator,
             task=dataset.task,
             features=dataset.features,
-            example=training.X_valid,
+            data=training,
             classes=dataset.classes,
-            categories=training.categories,
             run=run,
         )
     client.set_tag(run_id, TAG_MODEL_URI, model_uri)

@@ -119,9 +119,8 @@ class FitOutcome:
             self.estimator,
             task=task.task,
             features=task.features,
-            example=data.X_valid,
+            data=data,
             classes=task.classes,
-            categories=data.categories,
             run=task.retry.call("read the trial's run", client.get_run, task.run_id),
         )
 
