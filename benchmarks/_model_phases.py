@@ -31,6 +31,7 @@ PHASES = [
     ("final status", "end_run"),
     ("driver: dispatch", "dispatch"),
     ("driver: result", "result"),
+    ("driver: parent-run writes (background)", "driver_writes"),
 ]
 
 
@@ -64,6 +65,9 @@ def _install(timers: _Timers) -> None:
     import sparksweep.worker._record as record
 
     def batch_kind(*args: Any, **kwargs: Any) -> str:
+        thread = threading.current_thread().name
+        if not thread.startswith(("in-process-trial", "sparksweep-open-run")):
+            return "driver_writes"  # the sweep's progress on its parent run, from the driver's background writer
         return "results" if kwargs.get("metrics") else "params"
 
     MlflowClient.create_run = timers.wrap("create_run", MlflowClient.create_run)  # type: ignore[method-assign]
