@@ -13,7 +13,10 @@ sparksweep is changed for this):
 * result: the loop takes the result (``tell``, counts, the progress metrics queued for the background writer);
 * slot idle: a slot's wait between "computed" and its next trial (what the loop's dispatch costs the slot).
 
-Run: ``python benchmarks/bench_timeline.py [--n 60] [--sleep 0.2]``
+``--models N`` adds the profile of N real model trials (LightGBM), phase by phase, in this process with
+``tracking.log_models`` all and improving (see ``_model_phases.py``).
+
+Run: ``python benchmarks/bench_timeline.py [--n 60] [--sleep 0.2] [--models 30 --rows 2000]``
 """
 
 from __future__ import annotations
@@ -111,6 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60, help="Trials per run.")
     parser.add_argument("--sleep", type=float, default=0.2, help="Seconds of the sleeping objective.")
+    parser.add_argument("--models", type=int, default=30, help="Model trials in the phase profile (0: none).")
+    parser.add_argument("--rows", type=int, default=2000, help="Rows of the phase profile's data.")
     args = parser.parse_args()
 
     probe = _Probe()
@@ -156,6 +161,10 @@ def main() -> None:
             calls["recording"] = recording
             results.append((label, wall, calls, busy, list(probe.objective.values()), list(probe.idle)))
         spark.stop()
+        if args.models:
+            from _model_phases import profile
+
+            phases = profile(Path(tmp), args.models, args.rows)
 
     def ms(values: list[float]) -> str:
         return f"{1000 * statistics.median(values):8.1f}" if values else f"{'-':>8}"
@@ -187,6 +196,11 @@ def main() -> None:
         f"ratio (trivial): per trial a slot spends {busy_ms:.1f} ms beyond the objective and {idle_ms:.1f} ms idle; "
         f"the {recording_ms:.1f} ms of recording overlap the next trial ({share:.2f}x the slot's own overhead)"
     )
+
+    if args.models:
+        from _model_phases import print_profile
+
+        print_profile(phases, args.models, args.rows)
 
 
 if __name__ == "__main__":

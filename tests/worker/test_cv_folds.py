@@ -152,3 +152,36 @@ def test_a_trial_that_lost_its_race_carries_the_folds_it_scored(churn: pd.DataFr
     metrics = MlflowClient(tracking_uri).get_run(result.run_id).data.metrics
     assert result.fold_scores == (metrics["log_loss_fold_0"],)
     assert "log_loss_fold_1" not in metrics
+
+
+class _CountingFits(type(get_family("sklearn.logistic_regression"))):  # type: ignore[misc]
+    """The logistic regression family, counting its fits (the trial runs in this process)."""
+
+    fits = 0
+
+    def fit(self, estimator: Any, data: Any) -> Any:
+        type(self).fits += 1
+        return super().fit(estimator, data)
+
+
+@pytest.mark.parametrize(("threshold", "keeps"), [(0.0, False), (10.0, True)])
+def test_a_cv_trial_whose_model_is_not_kept_fits_only_its_folds(
+    churn: pd.DataFrame, tracking_uri: str, threshold: float, keeps: bool
+) -> None:
+    ds = churn_dataset(churn)
+    task = dataclasses.replace(
+        _recorded_task("sklearn.logistic_regression", ds, tracking_uri),
+        family=_CountingFits(),
+        params={},
+        log_model=True,
+        keep_improving=True,
+        model_threshold=threshold,  # log_loss: 0.0 cannot be reached, 10.0 is beaten by any model
+        maximize=False,
+    )
+    _CountingFits.fits = 0
+    result = run_trial(task)
+    assert result.state is TrialState.COMPLETE, result.error
+    assert (result.model_uri is not None) is keeps
+    assert _CountingFits.fits == 3 + keeps  # the folds, and the training split's fit only for a kept model
+    tags = MlflowClient(tracking_uri).get_run(result.run_id).data.tags
+    assert ("sparksweep.model" in tags) is not keeps

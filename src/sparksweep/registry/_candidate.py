@@ -39,6 +39,10 @@ class Candidate:
     """The trial's validation score (the sweep's metric)."""
     refit: bool = False
     """Whether the model was fitted again on train + valid after the sweep."""
+    every_row: str | None = None
+    """``register.refit: all``: the same model fitted again on every row (train, valid and test; a ``models:/``
+    URI), registered in place of :attr:`model_uri` when the candidate is promoted. The gate judges
+    :attr:`model_uri`, the model that has not seen the test rows."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """More lineage tags for the model version (an ensemble's members under ``sparksweep.ensemble``)."""
 

@@ -78,12 +78,13 @@ def register_champion(
             rejected_alias=CHALLENGER,
             refit=candidate.refit,
         )
+        registered, run_id, source = _registered_model(client, candidate, decision.promoted, source, tracking_uri)
         version = client.create_model_version(
             name,
             source=source,
-            run_id=candidate.run_id,
-            tags={**_lineage(candidate, dataset, metric, gate, sweep_run_id), **decision.tags()},
-            model_id=candidate.model_uri.removeprefix("models:/"),
+            run_id=run_id,
+            tags={**_lineage(candidate, dataset, metric, gate, sweep_run_id, registered), **decision.tags()},
+            model_id=registered.removeprefix("models:/"),
         )
         decision = dataclasses.replace(decision, version=str(version.version))
         if decision.promoted:
@@ -104,16 +105,37 @@ def register_champion(
     return decision
 
 
+def _registered_model(
+    client: MlflowClient, candidate: Candidate, promoted: bool, source: str, tracking_uri: str
+) -> tuple[str, str, str]:
+    """The model the new version registers (its ``models:/`` URI, run and source): the candidate's, or, for a promoted
+    candidate with ``register.refit: all``, the same model fitted on every row."""
+    if not promoted or candidate.every_row is None:
+        return candidate.model_uri, candidate.run_id, source
+    logged = client.get_logged_model(candidate.every_row.removeprefix("models:/"))  # in the tracking store
+    run_id = logged.source_run_id or candidate.run_id
+    return candidate.every_row, run_id, resolve_model_uri(candidate.every_row, tracking_uri)
+
+
 def _lineage(
-    candidate: Candidate, dataset: Dataset, metric: Metric, gate: GateResult, sweep_run_id: str
+    candidate: Candidate,
+    dataset: Dataset,
+    metric: Metric,
+    gate: GateResult,
+    sweep_run_id: str,
+    registered: str,
 ) -> dict[str, str]:
-    """The new version's lineage tags: the sweep, the trial, the data, the family and both scores."""
+    """The new version's lineage tags: the sweep, the trial, the data, the family and both scores (for a model
+    refitted on every row, the scores are those of the model the gate judged, named by ``sparksweep.gated_model``)."""
+    every_row = registered != candidate.model_uri
+    rows = {"sparksweep.gated_model": candidate.model_uri} if every_row else {}
     return {
+        **rows,
         "sparksweep.sweep_run_id": sweep_run_id,
         "sparksweep.trial_run_id": candidate.trial_run_id,
         "sparksweep.data_fingerprint": dataset.fingerprint,
         "sparksweep.model_family": candidate.family,
-        "sparksweep.refit": str(candidate.refit).lower(),
+        "sparksweep.refit": "all" if every_row else str(candidate.refit).lower(),
         f"sparksweep.valid.{metric.name}": repr(candidate.valid_score),
         f"sparksweep.test.{metric.name}": repr(gate.candidate_score),
         "sparksweep.registered_at": now(),

@@ -75,8 +75,12 @@ class RegisterSpec(StrictModel):
         default_factory=list,
         description="Bounds the candidate's test scores must meet, e.g. ['auc_roc >= 0.7', 'log_loss <= 0.5'].",
     )
-    refit: bool = Field(
-        default=False, description="Refit the best trial's family and params on train + valid before the gate."
+    refit: bool | Literal["all"] = Field(
+        default=False,
+        description="true: refit the best trial's family and params on train + valid before the gate. 'all': that, "
+        "and a promoted candidate is fitted once more on every row (train, valid and test) and that model is "
+        "registered, with the gate's scores taken from the model before that refit (the test rows are then no "
+        "longer unseen by the registered model).",
     )
     force: bool = Field(
         default=False,

@@ -42,6 +42,11 @@ def conclude(
     With ``ensemble`` (finalists and their weights; needs ``registration.refit``) the candidate is their weighted
     average, each member refitted (:func:`~sparksweep.sweep._refit.refit_ensemble`), instead of ``best`` alone.
 
+    With ``registration.refit`` ``"all"`` the same model is also fitted on every row (train, valid and test) before
+    the gate, so the registry lease is held only for the registration; a promoted candidate registers that model, with
+    the gate's scores of the model that did not see the test rows (a candidate that is not promoted registers the
+    latter as the challenger).
+
     With ``refit_missing`` (``tracking.log_models: improving``) a best trial that has no model (a finalist that never
     was the best so far, or one whose worker died while logging it) is refitted rather than refused.
 
@@ -86,11 +91,16 @@ def _candidate(
     if not registration.refit:
         return Candidate.from_trial(best)
     tags: dict[str, str] = {}
+    every_row: str | None = None
     if ensemble:
         model_uri = refit_ensemble(client, tracking_uri, ensemble, dataset, sweep_run_id)
         tags["sparksweep.ensemble"] = ", ".join(f"{t.family} {w:.2f} (run {t.run_id})" for t, w in ensemble)
+        if registration.refit == "all":
+            every_row = refit_ensemble(client, tracking_uri, ensemble, dataset, sweep_run_id, every_row=True)
     else:  # the refit model is registered: the trial's own model is not needed
         model_uri = refit_best(client, tracking_uri, best, dataset, sweep_run_id)
+        if registration.refit == "all":
+            every_row = refit_best(client, tracking_uri, best, dataset, sweep_run_id, every_row=True)
     return Candidate(
         model_uri=model_uri,
         run_id=client.get_logged_model(model_uri.removeprefix("models:/")).source_run_id or best.run_id,
@@ -98,5 +108,6 @@ def _candidate(
         family="ensemble" if ensemble else best.family,
         valid_score=best.value,
         refit=True,
+        every_row=every_row,
         tags=tags,
     )

@@ -1,4 +1,5 @@
-"""Refit the sweep's best trial on train + validation in the driver, logged as a child run of the sweep."""
+"""Refit the sweep's best trial on train + validation in the driver, logged as a child run of the sweep; with
+``register.refit: all``, on every row (train, validation and test) for the model a promoted candidate registers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,19 @@ if TYPE_CHECKING:
     from sparksweep.models import BaseModelFamily
     from sparksweep.trial import TrialResult
 
-__all__ = ["refit_best", "refit_data", "refit_ensemble"]
+__all__ = ["REFIT_ROWS_METRIC", "refit_best", "refit_data", "refit_ensemble", "with_test_rows"]
+
+REFIT_ROWS_METRIC = "refit_rows"
+"""The rows a refit run's model was fitted on (those it stopped on included)."""
+
+
+def with_test_rows(data: TrainingData, dataset: Dataset) -> TrainingData:
+    """``data`` with the test rows added to its validation rows (``register.refit: all``: every row is fitted)."""
+    return dataclasses.replace(
+        data,
+        X_valid=pd.concat([data.X_valid, dataset.X_test], ignore_index=True),
+        y_valid=np.concatenate([data.y_valid, dataset.y_test]),
+    )
 
 
 def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingData:
@@ -49,9 +62,11 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
     )
 
 
-def _fit_again(client: MlflowClient, trial: TrialResult, dataset: Dataset) -> tuple[BaseModelFamily, Any, int | None]:
-    """``trial``'s family with its params, fitted on train + valid: (family, fitted model, the rounds it was fitted
-    for when its family stops early and the trial recorded them)."""
+def _fit_again(
+    client: MlflowClient, trial: TrialResult, dataset: Dataset, every_row: bool = False
+) -> tuple[BaseModelFamily, Any, int | None]:
+    """``trial``'s family with its params, fitted on train + valid (``every_row``: and test): (family, fitted model,
+    the rounds it was fitted for when its family stops early and the trial recorded them)."""
     from sparksweep.models import get_family
     from sparksweep.worker import ROUNDS_METRIC
 
@@ -60,11 +75,21 @@ def _fit_again(client: MlflowClient, trial: TrialResult, dataset: Dataset) -> tu
     if recorded is None and family.stops_early:
         recorded = client.get_run(trial.run_id).data.metrics.get(ROUNDS_METRIC)
     rounds = max(1, round(recorded)) if family.stops_early and recorded is not None else None
-    both = refit_data(dataset.training, stops_early=family.stops_early and rounds is None, seed=trial.number)
+    rows = with_test_rows(dataset.training, dataset) if every_row else dataset.training
+    both = refit_data(rows, stops_early=family.stops_early and rounds is None, seed=trial.number)
     estimator = family.build(trial.params, task=dataset.task, n_jobs=os.cpu_count() or 1, seed=trial.number)
     if rounds is None:
         return family, family.fit(estimator, both), None  # the fitted model: the estimator or its pipeline
     return family, family.fit_rounds(estimator, both, rounds), rounds
+
+
+def _refit_tags(of: str, every_row: bool) -> dict[str, str]:
+    return {"sparksweep.refit_of": of, "sparksweep.refit_rows": "train, valid, test" if every_row else "train, valid"}
+
+
+def _rows(dataset: Dataset, every_row: bool) -> int:
+    data = dataset.training
+    return len(data.y_train) + len(data.y_valid) + (len(dataset.y_test) if every_row else 0)
 
 
 def _refit_run(client: MlflowClient, trial: TrialResult, sweep_run_id: str, name: str, tags: dict[str, str]) -> str:
@@ -84,8 +109,16 @@ def _refit_run(client: MlflowClient, trial: TrialResult, sweep_run_id: str, name
     return str(run.info.run_id)
 
 
-def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, dataset: Dataset, sweep_run_id: str) -> str:
-    """Build the best trial's family with its params, fit it on train + valid, log it and return its model URI.
+def refit_best(
+    client: MlflowClient,
+    tracking_uri: str,
+    best: TrialResult,
+    dataset: Dataset,
+    sweep_run_id: str,
+    every_row: bool = False,
+) -> str:
+    """Build the best trial's family with its params, fit it on train + valid (``every_row``: and the test rows, for
+    ``register.refit: all``), log it and return its model URI.
 
     A family that stops early fits on all of those rows for the rounds early stopping kept in the trial (its
     ``n_rounds`` metric: the mean over CV folds), as the peers' final fits do; a trial recorded without them (an
@@ -102,14 +135,16 @@ def refit_best(client: MlflowClient, tracking_uri: str, best: TrialResult, datas
     from sparksweep.worker import ROUNDS_METRIC
 
     data = dataset.training
-    run_id = _refit_run(client, best, sweep_run_id, f"refit-{best.family}", {"sparksweep.refit_of": best.run_id})
+    name = f"refit-{'all-' if every_row else ''}{best.family}"
+    run_id = _refit_run(client, best, sweep_run_id, name, _refit_tags(best.run_id, every_row))
     params = {"model_family": best.family, **best.params}
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     t0 = time.perf_counter()
-    family, estimator, rounds = _fit_again(client, best, dataset)
+    family, estimator, rounds = _fit_again(client, best, dataset, every_row)
     if rounds is not None:
         client.log_metric(run_id, ROUNDS_METRIC, float(rounds))
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
+    client.log_metric(run_id, REFIT_ROWS_METRIC, float(_rows(dataset, every_row)))
     # log_model writes through MLflow's fluent API; point it at this store only for the call, in the driver.
     with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
         model_uri = log_fitted_model(
@@ -131,9 +166,11 @@ def refit_ensemble(
     members: Sequence[tuple[TrialResult, float]],
     dataset: Dataset,
     sweep_run_id: str,
+    every_row: bool = False,
 ) -> str:
-    """Fit every member of an ensemble (:mod:`sparksweep.sweep._ensemble`) on train + valid as :func:`refit_best`
-    does, log their weighted average as one model in a refit run, and return its model URI.
+    """Fit every member of an ensemble (:mod:`sparksweep.sweep._ensemble`) on train + valid (``every_row``: and
+    test) as :func:`refit_best` does, log their weighted average as one model in a refit run, and return its model
+    URI.
 
     The run's params are each member's family, weight and settings, prefixed ``member_<i>.``.
     """
@@ -145,7 +182,8 @@ def refit_ensemble(
 
     first = members[0][0]
     of = ",".join(t.run_id for t, _ in members)
-    run_id = _refit_run(client, first, sweep_run_id, "refit-ensemble", {"sparksweep.refit_of": of})
+    name = f"refit-{'all-' if every_row else ''}ensemble"
+    run_id = _refit_run(client, first, sweep_run_id, name, _refit_tags(of, every_row))
     params: dict[str, Any] = {"model_family": "ensemble"}
     for i, (trial, weight) in enumerate(members):
         params.update({f"member_{i}.family": trial.family, f"member_{i}.weight": round(weight, 6)})
@@ -154,9 +192,10 @@ def refit_ensemble(
     t0 = time.perf_counter()
     fitted = []
     for trial, weight in members:
-        family, estimator, _ = _fit_again(client, trial, dataset)
+        family, estimator, _ = _fit_again(client, trial, dataset, every_row)
         fitted.append((family, estimator, weight))
     client.log_metric(run_id, "fit_time", time.perf_counter() - t0)
+    client.log_metric(run_id, REFIT_ROWS_METRIC, float(_rows(dataset, every_row)))
     with _use_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
         model_uri = log_ensemble_model(
             fitted,

@@ -117,13 +117,20 @@ def _note_folds(outcome: FitOutcome, cv: CrossValidation) -> None:
 
 def _fit(task: TrialTask, estimator: Any, data: TrainingData, cv: CrossValidation | None, outcome: FitOutcome) -> Any:
     """The fitted model (the estimator or its pipeline); raises ``TrialPruned`` when the pruner stops it."""
-    if cv is not None and cv.scores and not task.log_model:
-        # The folds scored the trial and no model is logged: a fit on the training split would be thrown away (the
-        # refit fits the champion on every row, with the folds' rounds).
+    if cv is not None and _folds_suffice(task, cv):
+        # The folds scored the trial and its model is not kept: a fit on the training split would be thrown away
+        # (the refit fits the champion on every row, with the folds' rounds).
         return cv.model
     if outcome.reporter is not None:
         return task.family.fit_reporting(estimator, data, outcome.reporter)
     return task.family.fit(estimator, data)
+
+
+def _folds_suffice(task: TrialTask, cv: CrossValidation) -> bool:
+    """Whether the folds alone make the trial: it was cross-validated and its model will not be logged (with
+    ``tracking.log_models: improving``, a trial whose folds' mean does not reach the best value known at its
+    dispatch), so no model is fitted on the training split."""
+    return bool(cv.scores) and not task.keeps_model(sum(cv.scores) / len(cv.scores))
 
 
 def _score(
@@ -138,7 +145,7 @@ def _score(
     rounds: float | None
     if cv is not None and cv.scores:
         value = sum(cv.scores) / len(cv.scores)
-        if not task.log_model:
+        if _folds_suffice(task, cv):
             outcome.fit_time = cv.fit_time / len(cv.scores)
         rounds = sum(cv.rounds) / len(cv.rounds) if cv.rounds else None
     else:
