@@ -15,6 +15,7 @@ from sparksweep.data._categories import _as_text, _categories_of, encode_categor
 from sparksweep.data._checks import check_table, split_or_explain
 from sparksweep.data._kinds import ColumnKind, Kind, infer_kinds
 from sparksweep.data._spec import DataSpec
+from sparksweep.data._splits import holdout_split, split_columns
 from sparksweep.data._types import Dataset, TrainingData
 from sparksweep.errors import DataError, DataWarning
 
@@ -224,19 +225,6 @@ def _warn_on_leaks(X: pd.DataFrame, y: np.ndarray, task: str, categorical: list[
 # ---- preparation ----------------------------------------------------------------------------------------------------
 
 
-def _split(y: np.ndarray, spec: DataSpec, stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    rest, test = train_test_split(
-        rows, test_size=spec.test_size, random_state=spec.split_seed, stratify=y if stratify else None
-    )
-    train, valid = train_test_split(
-        rest, test_size=spec.valid_size, random_state=spec.split_seed, stratify=y[rest] if stratify else None
-    )
-    return train, valid, test
-
-
 def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[str, list[str]]) -> str:
     settings = (
         content,
@@ -244,6 +232,8 @@ def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[s
         spec.test_size,
         spec.valid_size,
         spec.split_seed,
+        spec.time_column,
+        spec.group_column,
         spec.weight_column,
         spec.class_weight,
         sorted(categories),
@@ -252,11 +242,12 @@ def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[s
 
 
 def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -> Dataset:
-    """Validate ``df`` against ``spec``, infer the task when ``task`` is None, and split train / valid / test.
+    """Validate ``df`` against ``spec``, infer the task when ``task`` is None, and split train / valid / test
+    (shuffled, by ``data.time_column`` or by ``data.group_column``: :mod:`sparksweep.data._splits`).
 
     Every check runs here, before any trial: a problem is a :class:`DataError` naming the column and the fix, and
-    suspected leaks are :class:`DataWarning`. The split is stratified for classification and depends only on
-    ``spec.split_seed``, so every sweep over the same data holds out the same test rows (the champion gate compares
+    suspected leaks are :class:`DataWarning`. The shuffled split is stratified for classification; every split
+    depends only on the table and ``spec``'s split settings (``split_seed``), so every sweep over the same data holds out the same test rows (the champion gate compares
     models on them).
     """
     check_table(df, spec.target, [*spec.drop, *([spec.weight_column] if spec.weight_column else [])])
@@ -270,6 +261,7 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     if spec.class_weight is not None and classes is None:
         raise DataError("data.class_weight applies to classification, but the task is regression; remove it")
     weights = _weights(df, spec)
+    times, groups = split_columns(df, spec)
 
     raw = pd.DataFrame(
         {c: _as_text(df[c]) if c in categorical else _normalize_numeric(df[c]) for c in features}, index=df.index
@@ -278,14 +270,16 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     _warn_on_leaks(raw, y, task, categorical)
     encoded = encode_categories(raw, categories)
 
-    split = functools.partial(_split, y, spec, stratify=classes is not None)
-    train, valid, test = split_or_explain(split, spec.target, y) if classes is not None else split()
+    split = functools.partial(holdout_split, y, spec, stratify=classes is not None, times=times, groups=groups)
+    by_class = classes is not None and times is None and groups is None
+    train, valid, test = split_or_explain(split, spec.target, y) if by_class else split()
     w_train = None if weights is None else weights[train]
     if spec.class_weight == "balanced" and classes is not None:
         balanced = _class_weights(y[train], len(classes))
         w_train = balanced if w_train is None else w_train * balanced
 
-    kept = [*features, spec.target] + ([spec.weight_column] if spec.weight_column else [])
+    order = [c for c in (spec.weight_column, spec.time_column, spec.group_column) if c and c not in features]
+    kept = [*features, spec.target, *order]
     content = fingerprint(df[kept])
     training = TrainingData(
         X_train=encoded.iloc[train].reset_index(drop=True),
@@ -296,6 +290,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         fingerprint=_preparation_key(content, spec, task, categories),
         categories=categories,
         w_train=w_train,
+        time_ordered=times is not None,
+        groups=None if groups is None else np.concatenate([groups[train], groups[valid]]),
     )
     return Dataset(
         training=training,

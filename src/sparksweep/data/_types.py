@@ -33,6 +33,12 @@ class TrainingData:
     """Categorical columns and their categories, in code order; the other features are numeric."""
     w_train: np.ndarray | None = None
     """Sample weights of the training rows (``data.weight_column`` times ``data.class_weight``), or None."""
+    time_ordered: bool = False
+    """Whether the training rows then the validation rows are in time order (``data.time_column``): CV folds then
+    chain forward (:func:`~sparksweep.data.fold_rows`)."""
+    groups: np.ndarray | None = None
+    """The group of each training row then each validation row (``data.group_column``), or None: CV folds then keep
+    groups whole."""
 
     @property
     def categorical(self) -> list[str]:
