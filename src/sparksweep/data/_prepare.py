@@ -247,8 +247,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
 
     Every check runs here, before any trial: a problem is a :class:`DataError` naming the column and the fix, and
     suspected leaks are :class:`DataWarning`. The shuffled split is stratified for classification; every split
-    depends only on the table and ``spec``'s split settings (``split_seed``), so every sweep over the same data holds out the same test rows (the champion gate compares
-    models on them).
+    depends only on the table and ``spec``'s split settings (``split_seed``), so every sweep over the same data
+    holds out the same test rows (the champion gate compares models on them).
     """
     check_table(df, spec.target, [*spec.drop, *([spec.weight_column] if spec.weight_column else [])])
     kinds = _column_kinds(df, spec)
