@@ -178,6 +178,7 @@ def test_a_sweep_split_by_time_records_its_time_column_and_resume_refuses_anothe
         data={**_spec(tracking_uri).data.model_dump(), "time_column": "event_time"},
         models=["sklearn.logistic_regression"],
         search={"n_trials": 2, "parallelism": 1, "seed": 3, "executor": "local", "cv": 3},
+        tracking={"uri": tracking_uri, "autolog": False, "log_models": "none", "figures": False},
     )
     result = run_sweep(spec, data=users)
     assert all(t.state is TrialState.COMPLETE for t in result.trials)
