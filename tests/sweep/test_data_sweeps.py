@@ -167,3 +167,27 @@ def test_a_frame_of_category_columns_is_swept_and_its_own_rows_predict_through_p
     as_text = rows.assign(contract=rows["contract"].astype(str), region=rows["region"].astype(object))
     np.testing.assert_allclose(np.asarray(model.predict(as_text), dtype=np.float64), predicted)
     assert get_metric("auc_roc")(users["label"].head(50).to_numpy(), predicted) > 0.9
+
+
+def test_a_sweep_split_by_time_records_its_time_column_and_resume_refuses_another(tracking_uri: str) -> None:
+    from sparksweep.sweep._resume import check_split_columns
+
+    users = _users(400).assign(event_time=pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(400), unit="h"))
+    spec = _spec(
+        tracking_uri,
+        data={**_spec(tracking_uri).data.model_dump(), "time_column": "event_time"},
+        models=["sklearn.logistic_regression"],
+        search={"n_trials": 2, "parallelism": 1, "seed": 3, "executor": "local", "cv": 3},
+        tracking={"uri": tracking_uri, "autolog": False, "log_models": "none", "figures": False},
+    )
+    result = run_sweep(spec, data=users)
+    assert all(t.state is TrialState.COMPLETE for t in result.trials)
+    client = MlflowClient(tracking_uri)
+    params = client.get_run(result.sweep_run_id).data.params
+    assert (params["time_column"], params["group_column"]) == ("event_time", "None")
+    kinds = client.load_table(result.experiment_id, KINDS_ARTIFACT, run_ids=[result.sweep_run_id])
+    assert dict(zip(kinds["column"], kinds["reason"], strict=True))["event_time"].startswith("data.time_column")
+    check_split_columns(params, spec.data, result.sweep_run_id)  # the same columns: resumable
+    moved = spec.data.model_copy(update={"time_column": None, "group_column": "plan"})
+    with pytest.raises(DataError, match="time_column event_time, and this run has None"):
+        check_split_columns(params, moved, result.sweep_run_id)

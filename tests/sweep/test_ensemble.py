@@ -70,6 +70,20 @@ def test_finalists_without_predictions_are_left_out() -> None:
     assert select_ensemble([with_nan], np.zeros(3), get_metric("rmse")) is None
 
 
+def test_with_forward_folds_the_ensemble_is_chosen_on_the_rows_the_folds_scored() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=100)
+    noise = rng.normal(scale=0.5, size=100)
+    unscored = np.arange(100) < 20  # the first block of forward-chaining folds: no fold scores it
+    high, low = np.where(unscored, np.nan, y + noise), np.where(unscored, np.nan, y - noise)
+    assert select_ensemble([_trial(0, high), _trial(1, low)], y, get_metric("rmse")) is None
+    ensemble = select_ensemble([_trial(0, high), _trial(1, low)], y, get_metric("rmse"), held=~unscored)
+    assert ensemble is not None
+    assert ensemble.chosen
+    assert ensemble.score == pytest.approx(0.0, abs=1e-12)
+    assert ensemble.single_score == pytest.approx(float(np.sqrt(np.mean(noise[20:] ** 2))))
+
+
 def test_an_ensemble_needs_finalists_and_a_refit() -> None:
     raw: dict[str, Any] = {
         "experiment": "e",

@@ -188,7 +188,12 @@ def print_data_plan(spec: SweepSpec) -> None:
     for k in dataset.kinds:
         click.echo(f"  {k.column:<{width}}  {k.kind.value:<11}  {k.dtype:<14}  {k.reason}")
     t = dataset.training
-    click.echo(f"Split: {len(t.X_train):,} train, {len(t.X_valid):,} valid, {len(dataset.X_test):,} test rows")
+    order = ""
+    if spec.data.time_column:
+        order = f" (by time: test the latest by {spec.data.time_column!r}, valid the latest before them)"
+    elif spec.data.group_column:
+        order = f" (whole groups of {spec.data.group_column!r} on each side)"
+    click.echo(f"Split: {len(t.X_train):,} train, {len(t.X_valid):,} valid, {len(dataset.X_test):,} test rows{order}")
     for warning in caught:
         click.echo(f"Warning: {warning.message}")
     click.echo("Dry run: no trial was run.")

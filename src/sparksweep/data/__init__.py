@@ -29,6 +29,7 @@ from sparksweep.data._kinds import KINDS_ARTIFACT, ColumnKind, Kind, infer_kinds
 from sparksweep.data._load import load_table, read_table, spark_to_pandas
 from sparksweep.data._prepare import fingerprint, infer_task, prepare_dataset
 from sparksweep.data._spec import DataSpec
+from sparksweep.data._splits import check_folds, fold_rows, holdout_split, stopping_rows
 from sparksweep.data._types import Dataset, TrainingData
 
 __all__ = [
@@ -42,10 +43,13 @@ __all__ = [
     "Kind",
     "TrainingData",
     "categories_as_text",
+    "check_folds",
     "decode_categories",
     "encode_categories",
     "expand_dates",
     "fingerprint",
+    "fold_rows",
+    "holdout_split",
     "infer_kinds",
     "infer_task",
     "kinds_table",
@@ -54,4 +58,5 @@ __all__ = [
     "prepare_dataset",
     "read_table",
     "spark_to_pandas",
+    "stopping_rows",
 ]

@@ -117,6 +117,9 @@ def _declared(column: str, values: pd.Series, spec: DataSpec) -> ColumnKind | No
                 "score), or remove it from data.numeric"
             )
         return ColumnKind(column, Kind.NUMERIC, dtype, "listed in data.numeric")
+    if column in (spec.time_column, spec.group_column):  # list it in data.numeric / categorical to make it a feature
+        key = "time_column" if column == spec.time_column else "group_column"
+        return ColumnKind(column, Kind.LEFT_OUT, dtype, f"data.{key}: splits the rows, not a feature")
     return None
 
 

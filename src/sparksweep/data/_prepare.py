@@ -16,6 +16,7 @@ from sparksweep.data._checks import check_table, split_or_explain
 from sparksweep.data._dates import expand_dates, learn_dates
 from sparksweep.data._kinds import ColumnKind, Kind, infer_kinds
 from sparksweep.data._spec import DataSpec
+from sparksweep.data._splits import holdout_split, split_columns
 from sparksweep.data._types import Dataset, TrainingData
 from sparksweep.errors import DataError, DataWarning
 
@@ -246,19 +247,6 @@ def _warn_on_leaks(X: pd.DataFrame, y: np.ndarray, task: str, categorical: list[
 # ---- preparation ----------------------------------------------------------------------------------------------------
 
 
-def _split(y: np.ndarray, spec: DataSpec, stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    rest, test = train_test_split(
-        rows, test_size=spec.test_size, random_state=spec.split_seed, stratify=y if stratify else None
-    )
-    train, valid = train_test_split(
-        rest, test_size=spec.valid_size, random_state=spec.split_seed, stratify=y[rest] if stratify else None
-    )
-    return train, valid, test
-
-
 def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[str, list[str]]) -> str:
     settings = (
         content,
@@ -266,6 +254,8 @@ def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[s
         spec.test_size,
         spec.valid_size,
         spec.split_seed,
+        spec.time_column,
+        spec.group_column,
         spec.weight_column,
         spec.class_weight,
         sorted(categories),
@@ -274,12 +264,13 @@ def _preparation_key(content: str, spec: DataSpec, task: str, categories: dict[s
 
 
 def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -> Dataset:
-    """Validate ``df`` against ``spec``, infer the task when ``task`` is None, and split train / valid / test.
+    """Validate ``df`` against ``spec``, infer the task when ``task`` is None, and split train / valid / test
+    (shuffled, by ``data.time_column`` or by ``data.group_column``: :mod:`sparksweep.data._splits`).
 
     Every check runs here, before any trial: a problem is a :class:`DataError` naming the column and the fix, and
-    suspected leaks are :class:`DataWarning`. The split is stratified for classification and depends only on
-    ``spec.split_seed``, so every sweep over the same data holds out the same test rows (the champion gate compares
-    models on them).
+    suspected leaks are :class:`DataWarning`. The shuffled split is stratified for classification; every split
+    depends only on the table and ``spec``'s split settings (``split_seed``), so every sweep over the same data
+    holds out the same test rows (the champion gate compares models on them).
     """
     check_table(df, spec.target, [*spec.drop, *([spec.weight_column] if spec.weight_column else [])])
     kinds = _column_kinds(df, spec)
@@ -292,12 +283,14 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
     if spec.class_weight is not None and classes is None:
         raise DataError("data.class_weight applies to classification, but the task is regression; remove it")
     weights = _weights(df, spec)
+    times, groups = split_columns(df, spec)
 
     raw = _raw_features(df, kinds)
     categories = {c: _categories_of(raw[c].rename(c)) for c in categorical}
 
-    split = functools.partial(_split, y, spec, stratify=classes is not None)
-    train, valid, test = split_or_explain(split, spec.target, y) if classes is not None else split()
+    split = functools.partial(holdout_split, y, spec, stratify=classes is not None, times=times, groups=groups)
+    by_class = classes is not None and times is None and groups is None
+    train, valid, test = split_or_explain(split, spec.target, y) if by_class else split()
     dates = learn_dates(raw, [k.column for k in kinds if k.kind is Kind.DATE], train)
     numbers = expand_dates(raw, dates)
     _warn_on_leaks(numbers, y, task, categorical)
@@ -307,7 +300,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         balanced = _class_weights(y[train], len(classes))
         w_train = balanced if w_train is None else w_train * balanced
 
-    kept = [*features, spec.target] + ([spec.weight_column] if spec.weight_column else [])
+    order = [c for c in (spec.weight_column, spec.time_column, spec.group_column) if c and c not in features]
+    kept = [*features, spec.target, *order]
     content = fingerprint(df[kept])
     training = TrainingData(
         X_train=encoded.iloc[train].reset_index(drop=True),
@@ -320,6 +314,8 @@ def prepare_dataset(df: pd.DataFrame, spec: DataSpec, task: str | None = None) -
         w_train=w_train,
         dates=dates,
         nullable=tuple(k.column for k in kinds if k.kind is Kind.NUMERIC and _is_nullable(df[k.column])),
+        time_ordered=times is not None,
+        groups=None if groups is None else np.concatenate([groups[train], groups[valid]]),
     )
     return Dataset(
         training=training,

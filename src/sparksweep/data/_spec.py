@@ -39,6 +39,17 @@ class DataSpec(StrictModel):
     test_size: float = Field(default=0.2, gt=0, lt=1, description="Share held out for the champion gate.")
     valid_size: float = Field(default=0.2, gt=0, lt=1, description="Share of the rest used to score trials.")
     split_seed: int = Field(default=42, description="Seed of the train/valid/test split (fixed across sweeps).")
+    time_column: str | None = Field(
+        default=None,
+        description="A date, timestamp or number column ordering the rows in time: the test rows are the latest, "
+        "the validation rows the latest before them, and search.cv's folds chain forward. Not a feature unless "
+        "listed in data.numeric.",
+    )
+    group_column: str | None = Field(
+        default=None,
+        description="A column of group ids (customers, patients): a group's rows are never on both sides of a "
+        "split (holdout or search.cv fold). Not a feature unless listed in data.categorical or data.numeric.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -73,7 +84,22 @@ class DataSpec(StrictModel):
                 "or 'numeric'; "
                 "it is used only as weights, so list it in 'weight_column' alone"
             )
+        self._check_split_columns()
         return self
+
+    def _check_split_columns(self) -> None:
+        if self.time_column is not None and self.group_column is not None:
+            raise ValueError(
+                f"time_column {self.time_column!r} and group_column {self.group_column!r} cannot be used together "
+                "(a split that both follows time and keeps groups whole is not supported); keep the one the data "
+                "needs: time_column when the future is scored, group_column when new customers are"
+            )
+        for key, column in (("time_column", self.time_column), ("group_column", self.group_column)):
+            for role, other in (("target", self.target), ("weight_column", self.weight_column)):
+                if column is not None and column == other:
+                    raise ValueError(
+                        f"{key} {column!r} is also the {role}; name another column in {key}, or remove {key}"
+                    )
 
     @property
     def source(self) -> str:

@@ -41,6 +41,12 @@ class TrainingData:
     """Numeric columns the raw table gave as pandas nullable dtypes (``Int64``, ``boolean``, ...), float64 here:
     MLflow's schema enforcement refuses those dtypes for a typed column, so the model's signature declares them
     ``Any`` and the model turns them into floats itself."""
+    time_ordered: bool = False
+    """Whether the training rows then the validation rows are in time order (``data.time_column``): CV folds then
+    chain forward (:func:`~sparksweep.data.fold_rows`)."""
+    groups: np.ndarray | None = None
+    """The group of each training row then each validation row (``data.group_column``), or None: CV folds then keep
+    groups whole."""
 
     @property
     def categorical(self) -> list[str]:

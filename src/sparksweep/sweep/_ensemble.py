@@ -59,9 +59,13 @@ def select_ensemble(
     y: npt.NDArray[np.generic],
     metric: Metric,
     rounds: int = ENSEMBLE_ROUNDS,
+    held: npt.NDArray[np.bool_] | None = None,
 ) -> Ensemble | None:
     """Greedy forward selection with replacement over ``finalists``' out-of-fold predictions of ``y`` (their
     ``predictions``; finalists without them are left out). None when no finalist has any.
+
+    ``held``: the rows the folds scored, when not all of them (forward-chaining folds, ``data.time_column``, never
+    score their first block of rows); the selection is made on those rows alone.
 
     Example:
         >>> from sparksweep.metrics import get_metric
@@ -73,27 +77,30 @@ def select_ensemble(
         >>> [(t.family, w) for t, w in ensemble.members], ensemble.score, ensemble.single_score
         ([('a', 0.5), ('b', 0.5)], 0.0, 0.5)
     """
-    pool = [t for t in finalists if t.predictions is not None and np.all(np.isfinite(t.predictions))]
-    if not pool:
+    rows = np.ones(len(y), dtype=bool) if held is None else held
+    pool = [t for t in finalists if t.predictions is not None and np.all(np.isfinite(t.predictions[rows]))]
+    if not pool or not rows.any():
         return None
+    y = y[rows]
+    predictions = [np.asarray(t.predictions, dtype=np.float64)[rows] for t in pool]
     direction = metric.direction
-    scores = [float(metric(y, t.predictions)) for t in pool]
+    scores = [float(metric(y, p)) for p in predictions]
     first = 0
     for i, score in enumerate(scores):
         if direction.better(score, scores[first]):
             first = i
     counts = [0] * len(pool)
     counts[first] = 1
-    total = np.asarray(pool[first].predictions, dtype=np.float64).copy()
+    total = predictions[first].copy()
     best_score, kept = scores[first], list(counts)
     for size in range(2, rounds + 1):
         choice, choice_score = -1, math.nan
-        for i, trial in enumerate(pool):
-            score = float(metric(y, (total + trial.predictions) / size))
+        for i, predicted in enumerate(predictions):
+            score = float(metric(y, (total + predicted) / size))
             if choice < 0 or direction.better(score, choice_score):
                 choice, choice_score = i, score
         counts[choice] += 1
-        total += pool[choice].predictions
+        total += predictions[choice]
         if direction.better(choice_score, best_score):  # the ensemble kept is the best size seen, not the last
             best_score, kept = choice_score, list(counts)
     size = sum(kept)

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparksweep._spark import get_spark
-from sparksweep.data import KINDS_ARTIFACT, Dataset, kinds_table, load_table, prepare_dataset
+from sparksweep.data import KINDS_ARTIFACT, Dataset, check_folds, kinds_table, load_table, prepare_dataset
 from sparksweep.executors import BaseExecutor
 from sparksweep.metrics import Metric
 from sparksweep.models import get_family
 from sparksweep.search import BaseSearcher, make_searcher
 from sparksweep.space import SearchSpace
 from sparksweep.spec import SearchSpec
-from sparksweep.sweep._resume import Resume, check_fingerprint, told, warm_trials
+from sparksweep.sweep._resume import Resume, check_fingerprint, check_split_columns, told, warm_trials
 from sparksweep.sweep._space import build_space, resolve_metric
 from sparksweep.sweep._starting import default_point
 from sparksweep.sweep._tasks import Objective, TaskFactory, model_tasks, objective_tasks
@@ -101,6 +101,8 @@ def plan_sweep(
     space = build_space(spec.models, dataset.task, spec.search.space)
     for name in spec.models:  # data a family cannot fit is refused before any trial runs
         get_family(name).check_data(dataset.training)
+    if spec.search.cv is not None:
+        check_folds(dataset.training, spec.search.cv)
     # Starting from each family's defaults, TPE models those trials at once rather than after 10 random ones
     # (as FLAML searches on from its starting points): under a tight budget the random start was most of it.
     search = spec.search
@@ -109,6 +111,7 @@ def plan_sweep(
     searcher = make_searcher(search.algorithm, space, metric.direction, search.seed, startup=startup)
     earlier: list[TrialResult] = []
     if resume is not None:
+        check_split_columns(resume.parent.data.params, spec.data, resume.parent_run_id)
         check_fingerprint(resume.parent.data.params.get("data_fingerprint"), dataset, resume.parent_run_id)
         curves = search.pruner != "none"  # the pruner's evidence: the finished trials' per-round scores
         earlier = resume.read(tracker.client, space, curves=curves)
@@ -214,6 +217,8 @@ def _sweep_params(spec: SweepSpec, runner: BaseExecutor, metric: Metric, dataset
         "start_from_defaults": spec.search.start_from_defaults,
         "data_path": spec.data.source,
         "data_fingerprint": dataset.fingerprint,
+        "time_column": spec.data.time_column,
+        "group_column": spec.data.group_column,
         "n_rows": dataset.n_rows,
         "n_features": len(dataset.features),
     }

@@ -38,10 +38,10 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
     """Train + valid as one training set (categories kept; valid rows weigh 1 when there are weights).
 
     A family that stops early (``stops_early``) would never stop on rows it also trains on, so it keeps a fifth of
-    them, drawn at random (stratified for classification), as its stopping set; other families fit on all of them.
+    them as its stopping set (drawn at random, stratified for classification; the latest rows with
+    ``data.time_column``; whole groups with ``data.group_column``); other families fit on all of them.
     """
-    from sklearn.model_selection import train_test_split
-
+    from sparksweep.data import stopping_rows
     from sparksweep.worker import STOPPING_SHARE
 
     X = pd.concat([data.X_train, data.X_valid], ignore_index=True)
@@ -49,9 +49,15 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
     w = None if data.w_train is None else np.concatenate([data.w_train, np.ones(len(data.y_valid))])
     if not stops_early:
         return dataclasses.replace(data, X_train=X, y_train=y, w_train=w)
-    _, counts = np.unique(y, return_counts=True)
-    by_class = y if data.task != "regression" and counts.min() >= 2 else None
-    fit, stop = train_test_split(np.arange(len(y)), test_size=STOPPING_SHARE, random_state=seed, stratify=by_class)
+    fit, stop = stopping_rows(
+        np.arange(len(y)),
+        y,
+        share=STOPPING_SHARE,
+        seed=seed,
+        stratify=data.task != "regression",
+        time_ordered=data.time_ordered,
+        groups=data.groups,
+    )
     return dataclasses.replace(
         data,
         X_train=X.iloc[fit].reset_index(drop=True),
@@ -59,6 +65,8 @@ def refit_data(data: TrainingData, *, stops_early: bool, seed: int) -> TrainingD
         X_valid=X.iloc[stop].reset_index(drop=True),
         y_valid=y[stop],
         w_train=None if w is None else w[fit],
+        time_ordered=False,
+        groups=None,  # fitted, never split again
     )
 
 

@@ -29,14 +29,25 @@ from sparksweep.tracking import (
 from sparksweep.trial import TrialResult, TrialState
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mlflow import MlflowClient
 
-    from sparksweep.data import Dataset
+    from sparksweep.data import Dataset, DataSpec
     from sparksweep.metrics import Metric
     from sparksweep.space import SearchSpace
     from sparksweep.spec import SweepSpec
 
-__all__ = ["Resume", "check_fingerprint", "read_resume", "recorded_result", "store_uri", "told", "warm_trials"]
+__all__ = [
+    "Resume",
+    "check_fingerprint",
+    "check_split_columns",
+    "read_resume",
+    "recorded_result",
+    "store_uri",
+    "told",
+    "warm_trials",
+]
 
 
 def store_uri(tracking_uri: str | None) -> str:
@@ -94,6 +105,19 @@ def check_fingerprint(recorded: str | None, dataset: Dataset, run_id: str) -> No
             f"the data differs from what sweep {run_id} was run on (fingerprint {dataset.fingerprint} vs recorded "
             f"{recorded}); resume with the same data, or start a new sweep (warm_start: {run_id} reuses its trials)"
         )
+
+
+def check_split_columns(params: Mapping[str, str], data: DataSpec, run_id: str) -> None:
+    """Refuse to resume sweep ``run_id`` (its parent run's ``params``) with another ``data.time_column`` or
+    ``data.group_column`` than it ran with: its trials were scored on another split."""
+    for key, now in (("time_column", data.time_column), ("group_column", data.group_column)):
+        recorded = params.get(key, "None")  # a sweep from before these keys split neither way
+        if recorded != str(now):
+            raise DataError(
+                f"sweep {run_id} split its rows with data.{key} {recorded}, and this run has {now}; its trials were "
+                f"scored on another split. Resume with data.{key} {recorded}, or start a new sweep (warm_start: "
+                f"{run_id} reuses its trials)"
+            )
 
 
 def warm_trials(client: MlflowClient, run_id: str, space: SearchSpace, metric: Metric) -> list[TrialResult]:

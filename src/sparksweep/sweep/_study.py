@@ -264,7 +264,14 @@ def _ensemble(finalists: list[Finalist], plan: SweepPlan) -> Ensemble | None:
     dataset = cast(Any, plan.dataset)
     scored = [replace(f.trial, predictions=f.rescored.predictions) for f in finalists if f.value is not None]
     y = np.concatenate([np.asarray(dataset.training.y_train), np.asarray(dataset.training.y_valid)])
-    return select_ensemble(scored, y, plan.metric)
+    held = None
+    if dataset.training.time_ordered:  # forward-chaining folds never score their first block of rows
+        from sparksweep.data import fold_rows
+
+        held = np.zeros(len(y), dtype=bool)
+        for _, rows in fold_rows(y, k=plan.search.cv or 5, seed=0, stratify=False, time_ordered=True):
+            held[rows] = True
+    return select_ensemble(scored, y, plan.metric, held=held)
 
 
 def _finalists_text(finalists: list[Finalist], chosen: Finalist | None) -> str:
