@@ -7,8 +7,8 @@
                 reading its share of the row groups with pyarrow, scoring with one model thread and writing its own
                 part file (no row crosses between the JVM and Python);
 * ``spark arrow``: ``score_table(udf="arrow")``: Spark reads and writes the parquet, sparksweep's Arrow UDF scores
-                (model loaded once per Python worker, features straight from Arrow into the booster, one model thread
-                per task, 100k-row Arrow batches);
+                (``mapInArrow``, model loaded once per Python worker, features straight from Arrow into the booster,
+                one model thread per task, 100k-row Arrow batches);
 * ``spark_udf``: ``score_table(udf="spark_udf")``: the same job through ``mlflow.pyfunc.spark_udf``;
 * ``table arrow`` and ``table udf``: the table path, ``score_table(input_table=..., output_table=...)`` from a Spark
                 table (the same rows, saved with ``saveAsTable``) into a Spark table, through the Arrow UDF and
