@@ -7,9 +7,12 @@
                 reading its share of the row groups with pyarrow, scoring with one model thread and writing its own
                 part file (no row crosses between the JVM and Python);
 * ``spark arrow``: ``score_table(udf="arrow")``: Spark reads and writes the parquet, sparksweep's Arrow UDF scores
-                (model loaded once per Python worker, features straight from Arrow into the booster, one model thread
-                per task, 100k-row Arrow batches);
+                (``mapInArrow``, model loaded once per Python worker, features straight from Arrow into the booster,
+                one model thread per task, 100k-row Arrow batches);
 * ``spark_udf``: ``score_table(udf="spark_udf")``: the same job through ``mlflow.pyfunc.spark_udf``;
+* ``table arrow`` and ``table udf``: the table path, ``score_table(input_table=..., output_table=...)`` from a Spark
+                table (the same rows, saved with ``saveAsTable``) into a Spark table, through the Arrow UDF and
+                through ``spark_udf``;
 
 and, for reference, ``spark io`` (a bare Spark parquet read + write of the key columns, no model) and, measured
 after the others on a fresh ``local[1]`` session, ``spark 1core`` and ``arrow 1core`` (how the Spark paths grow from
@@ -19,7 +22,12 @@ cluster (``scripts/local_cluster.py``, two 1-core workers) with one executor and
 times after one warm-up, interleaved; median and best are reported. Every way's output is checked against ``raw``
 (same rows, same predictions).
 
-Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3] [--cluster]``
+With ``--profile``, the table path's phases as ways of their own in the same run: the table read alone (``read``,
+written to Spark's ``noop`` format), read and written back with a constant prediction (``read+write``), the rows
+through a Python identity ``mapInArrow`` (``+python``, then ``+python+write``), the model's scoring without the
+write (``+score``), and the model's ``predict`` alone in one process (``predict``).
+
+Run: ``python benchmarks/bench_scoring.py [--rows 1000000] [--repeats 3] [--cluster] [--profile]``
 """
 
 from __future__ import annotations
@@ -33,9 +41,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from mlflow import MlflowClient
@@ -82,6 +92,7 @@ def main() -> None:
         action="store_true",
         help="also score on a standalone cluster of two 1-core workers (scripts/local_cluster.py), 1 executor vs 2",
     )
+    parser.add_argument("--profile", action="store_true", help="also time the table path's phases (see above)")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -99,7 +110,10 @@ def main() -> None:
             row_group_size=128 * 1024,
         )
         model = load_model(champion, uri)
-        spark = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2"})
+        spark = get_spark(
+            "local[2]", {"spark.sql.shuffle.partitions": "2", "spark.sql.warehouse.dir": str(tmp / "warehouse")}
+        )
+        spark.read.parquet(str(data)).write.saveAsTable("users")
 
         def out(tag: str) -> str:
             path = tmp / f"out-{tag}.parquet"
@@ -131,6 +145,20 @@ def main() -> None:
 
             return run
 
+        def table_way(tag: str, udf: Udf) -> Callable[[], None]:
+            def run() -> None:
+                score_table(
+                    champion,
+                    input_table="users",
+                    output_table=f"out_{tag}",
+                    keep=KEEP,
+                    tracking_uri=uri,
+                    spark=spark,
+                    udf=udf,
+                )
+
+            return run
+
         def spark_io() -> None:
             spark.read.parquet(str(data)).select(*KEEP).write.mode("overwrite").parquet(out("io"))
 
@@ -142,7 +170,11 @@ def main() -> None:
             "spark arrow": spark_way("arrow", "arrow"),
             "spark_udf": spark_way("udf", "spark_udf"),
             "spark io": spark_io,
+            "table arrow": table_way("arrow", "arrow"),
+            "table udf": table_way("udf", "spark_udf"),
         }
+        if args.profile:
+            ways.update(_phases(spark, estimator, data, features, champion, uri))
         times: dict[str, list[float]] = {k: [] for k in ways}
         for rep in range(args.repeats + 1):
             for name, fn in ways.items():
@@ -152,8 +184,13 @@ def main() -> None:
                     times[name].append(time.perf_counter() - t0)
         expected = pd.read_parquet(tmp / "out-raw.parquet").sort_values("user_id")
         max_diff = 0.0
-        for tag in ("pyfunc", "spark", "arrow", "udf"):
-            got = pd.read_parquet(tmp / f"out-{tag}.parquet").sort_values("user_id")
+        outputs = {tag: lambda tag=tag: pd.read_parquet(tmp / f"out-{tag}.parquet") for tag in ("pyfunc", "spark")}
+        outputs |= {
+            f"spark {tag}": lambda tag=tag: pd.read_parquet(tmp / f"out-{tag}.parquet") for tag in ("arrow", "udf")
+        }
+        outputs |= {f"table {tag}": lambda tag=tag: spark.table(f"out_{tag}").toPandas() for tag in ("arrow", "udf")}
+        for tag, read in outputs.items():
+            got = read().sort_values("user_id")
             if len(got) != args.rows or not (got["user_id"].to_numpy() == expected["user_id"].to_numpy()).all():
                 raise SystemExit(f"{tag}: the output does not hold every input row once")
             if list(got.columns) != [*KEEP, "prediction"]:
@@ -210,7 +247,9 @@ def main() -> None:
             f"   {best:>7.2f} {args.rows / best:>10,.0f} {base_best / best:>6.2f}x"
         )
     print(f"\n  score_table chose: {', '.join(f'{k} -> {v}' for k, v in methods.items())}")
-    print(f"  max |prediction - raw| over pyfunc, spark, spark arrow and spark_udf: {max_diff:.2e}")
+    print(f"  max |prediction - raw| over pyfunc, spark, spark arrow, spark_udf and table: {max_diff:.2e}")
+    table = base / statistics.median(times["table arrow"])
+    print(f"  the table path (Spark table in, Arrow UDF, Spark table out) vs raw: {table:.2f}x the rows/s")
     for way, single in (("spark", "spark 1core"), ("spark arrow", "arrow 1core")):
         one, two = statistics.median(times[single]), statistics.median(times[way])
         print(f"  {way} on local[2] vs local[1]: {one / two:.2f}x the rows/s")
@@ -219,6 +258,46 @@ def main() -> None:
         print(f"  spark on the standalone cluster, 2 one-core executors vs 1: {one / two:.2f}x the rows/s")
     load = ", ".join(f"{v:.1f}" for v in load_before + os.getloadavg())
     print(f"  load average (1/5/15 min) before, after: {load} (other work on the machine skews absolute figures)")
+
+
+def _phases(
+    spark: Any, estimator: Any, data: Path, features: list[str], champion: str, uri: str
+) -> dict[str, Callable[[], None]]:
+    """The table path cut into phases (see the module's docstring), each a way of its own."""
+    import pyarrow as pa
+    from pyspark.sql import functions as sf
+
+    from sparksweep.scoring import score_spark
+
+    schema = spark.table("users").select(*KEEP, sf.lit(0.0).alias("prediction")).schema
+
+    def identity(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            zeros = pa.array(np.zeros(batch.num_rows))
+            yield pa.RecordBatch.from_arrays([*batch.columns[: len(KEEP)], zeros], names=schema.names)
+
+    def through_python() -> Any:
+        return spark.table("users").select(*KEEP, *features).mapInArrow(identity, schema)
+
+    def noop(frame: Any) -> None:
+        frame.write.format("noop").mode("overwrite").save()
+
+    def predict() -> None:
+        estimator.predict_proba(pd.read_parquet(data, columns=features))
+
+    return {
+        "read": lambda: noop(spark.table("users")),
+        "read+write": lambda: (
+            spark.table("users")
+            .select(*KEEP, sf.lit(0.0).alias("prediction"))
+            .write.mode("overwrite")
+            .saveAsTable("out_io")
+        ),
+        "+python": lambda: noop(through_python()),
+        "+python+write": lambda: through_python().write.mode("overwrite").saveAsTable("out_py"),
+        "+score": lambda: noop(score_spark(spark.table("users"), champion, tracking_uri=uri, keep=KEEP)),
+        "predict": predict,
+    }
 
 
 if __name__ == "__main__":

@@ -217,3 +217,29 @@ def test_scoring_leaves_no_model_copies_or_archives(
     assert _left_in(scratch) == []
     expected = estimator.predict_proba(df[["a", "b", "c", "d"]])[:, 1]
     np.testing.assert_allclose(python_model.predict_array(df[["a", "b", "c", "d"]]), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_the_table_path_gives_score_pandas_rows_exactly(spark: Any, store: str, tmp_path: Path, task: str) -> None:
+    """A Spark table through score_table's mapInArrow into a Spark table: every row once, the kept columns as they
+    were (a feature among them, a timestamp key) and the predictions score_pandas gives, to the last bit."""
+    uri, df, _ = _fitted(task, "lightgbm", store)
+    df = df.drop(columns=["y"]).assign(seen=pd.Timestamp("2026-01-02") + pd.to_timedelta(np.arange(300), unit="s"))
+    spark.createDataFrame(df).repartition(3).createOrReplaceTempView("users_exact")
+    db = f"exact_{tmp_path.name.replace('-', '_')}"
+    spark.sql(f"CREATE DATABASE {db} LOCATION '{tmp_path / 'warehouse'}'")
+    keep = ["user_id", "seen", "a"]
+    report = score_table(
+        uri, input_table="users_exact", output_table=f"{db}.out", keep=keep, tracking_uri=store, spark=spark
+    )
+    got = spark.table(f"{db}.out").toPandas().sort_values("user_id").reset_index(drop=True)
+    spark.sql(f"DROP DATABASE {db} CASCADE")
+    expected = score_pandas(df, uri, tracking_uri=store, keep=keep)
+    assert (report.method, report.rows, report.columns) == ("arrow", len(df), list(expected.columns))
+    assert got["user_id"].tolist() == expected["user_id"].tolist()
+    assert got["a"].tolist() == expected["a"].tolist(), "a kept feature column passes through untouched"
+    assert (got["seen"].to_numpy("datetime64[us]") == expected["seen"].to_numpy("datetime64[us]")).all()
+    column = "probabilities" if task == "multiclass" else "prediction"
+    assert np.array_equal(np.array(got[column].tolist()), np.array(expected[column].tolist()))
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    assert got[column].astype(str).nunique() > 10, "real predictions, not a constant"

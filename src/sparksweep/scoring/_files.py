@@ -231,7 +231,7 @@ def _score_share(job: FileJob, shares: Iterable[tuple[int, list[Piece]]]) -> Ite
     from threadpoolctl import threadpool_limits
 
     from sparksweep.scoring._ship import worker_model
-    from sparksweep.scoring._udf import arrow_output, predict_columns
+    from sparksweep.scoring._udf import predict_columns, prediction_arrays
 
     model = worker_model(job.shipped)
     labels = np.asarray(job.classes, dtype=object)
@@ -265,12 +265,8 @@ def _score_share(job: FileJob, shares: Iterable[tuple[int, list[Piece]]]) -> Ite
                     for c in job.features
                 ]
                 arrays = [c.combine_chunks() for c in inputs]
-                scored = arrow_output(predict_columns(model, arrays, job.features, job.threads, job.matrix), labels)
-                predicted = (
-                    [scored.field("probabilities"), scored.field("prediction")]
-                    if isinstance(scored, pa.StructArray)
-                    else [scored]
-                )
+                values = predict_columns(model, arrays, job.features, job.threads, job.matrix)
+                predicted = prediction_arrays(values, labels)
                 kept = [table.column(c).cast(job.schema.field(c).type, safe=False) for c in job.keep]
                 writer.write_table(pa.Table.from_arrays([*kept, *predicted], schema=job.schema))
                 rows += table.num_rows

@@ -1,9 +1,9 @@
 """Scoring a Spark DataFrame lazily: the model's signature checked against the DataFrame's columns on the driver,
-then sparksweep's own models scored by its Arrow UDF (see :mod:`sparksweep.scoring._udf`), which loads the model
-once per Python worker process, calls it without MLflow's per-batch schema enforcement and caps each task's model
-threads at ``spark.task.cpus``; ``udf="spark_udf"`` (and any model that is not sparksweep's own) goes through
-``mlflow.pyfunc.spark_udf``. On a Spark Connect session the model rides in the UDF's closure, or is staged in
-``staging_dir`` when it is big (:mod:`sparksweep.scoring._ship`); the outputs are the same, row for row.
+then sparksweep's own models scored by its ``mapInArrow`` function (see :mod:`sparksweep.scoring._udf`), which
+loads the model once per Python worker process, calls it without MLflow's per-batch schema enforcement and caps each
+task's model threads at ``spark.task.cpus``; ``udf="spark_udf"`` (and any model that is not sparksweep's own) goes
+through ``mlflow.pyfunc.spark_udf``. On a Spark Connect session the model rides in the function's closure, or is
+staged in ``staging_dir`` when it is big (:mod:`sparksweep.scoring._ship`); the outputs are the same, row for row.
 
 Output columns, by task: binary, ``prediction`` = P(positive class) as a double; multiclass, ``probabilities`` (an
 array in class order) and ``prediction`` (the most probable class label); regression, ``prediction`` as a double.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from sparksweep.scoring._ship import ShippedModel
 
-__all__ = ["Scoring", "Udf", "check_udf", "score_loaded", "score_spark", "task_cpus"]
+__all__ = ["Scoring", "Udf", "arrow_frame", "check_udf", "score_loaded", "score_spark", "task_cpus"]
 
 Udf = Literal["arrow", "spark_udf"]
 """How Spark scores a DataFrame: sparksweep's Arrow UDF (its own models) or ``mlflow.pyfunc.spark_udf`` (any pyfunc
@@ -141,37 +141,72 @@ def score_loaded(
     tracking_uri: str | None = None,
 ) -> Scoring:
     """Build the scored DataFrame; ``local`` (the model folder) is no longer needed when this returns."""
-    from pyspark.sql import functions as sf
-
     from sparksweep.scoring._ship import ship_model
-    from sparksweep.scoring._udf import scoring_udf
 
     check_udf(udf)
     required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
-    match = require_columns(required, spark_column_types(df.schema), model_uri) if any(required.values()) else None
-    inputs = [
-        sf.col(c).cast(_SPARK_SQL_TYPES[match.casts[c]]).alias(c) if match and c in match.casts else sf.col(c)
-        for c in required
-    ]
-    kept = [sf.col(c) for c in (keep if keep is not None else df.columns)]
+    kept = keep if keep is not None else df.columns
     kind = ModelKind.of(model)
     if kind.task is None or udf == "spark_udf":
+        from pyspark.sql import functions as sf
+
+        inputs = [c.alias(name) for c, name in zip(_inputs(df, required, model_uri), required, strict=True)]
         lasting = lasting_uri(model_uri, tracking_uri) if is_remote(df.sparkSession) else local
         generic, leftovers = _generic_udf(df.sparkSession, local, result_type or _default_result_type(kind), lasting)
         scored = generic(*inputs)
+        columns = [sf.col(c) for c in kept]
         if kind.task == "multiclass":
-            return Scoring(_multiclass_columns(df, kept, scored, prediction_col, kind), leftovers=leftovers)
-        return Scoring(df.select(*kept, scored.alias(prediction_col)), leftovers=leftovers)
-    threads = threads or task_cpus(df.sparkSession)
+            return Scoring(_multiclass_columns(df, columns, scored, prediction_col, kind), leftovers=leftovers)
+        return Scoring(df.select(*columns, scored.alias(prediction_col)), leftovers=leftovers)
     shipped = ship_model(df.sparkSession, local, staging_dir)
-    ours = scoring_udf(shipped, str(kind.task), kind.classes, list(required), threads, kind.takes_matrix(required))
-    scored = ours(*inputs)
-    if kind.task == "multiclass":
-        probabilities = scored["probabilities"].alias("probabilities")
-        out = df.select(*kept, probabilities, scored["prediction"].alias(prediction_col))
-    else:
-        out = df.select(*kept, scored.alias(prediction_col))
-    return Scoring(out, shipped=shipped)
+    return Scoring(arrow_frame(df, model, shipped, model_uri, prediction_col, keep, threads), shipped=shipped)
+
+
+def arrow_frame(
+    df: SparkDataFrame,
+    model: Any,
+    shipped: ShippedModel,
+    model_uri: str,
+    prediction_col: str,
+    keep: list[str] | None,
+    threads: int | None,
+) -> SparkDataFrame:
+    """``df`` scored by sparksweep's ``mapInArrow`` (:mod:`sparksweep.scoring._udf`): the ``keep`` columns (all when
+    None) and the prediction column(s) of ``model``, one of sparksweep's own, whose files ``shipped`` carries to the
+    workers."""
+    from pyspark.sql import functions as sf
+    from pyspark.sql import types as st
+
+    from sparksweep.scoring._udf import prediction_fields, scoring_map
+
+    kind = ModelKind.of(model)
+    required = model_input_types(model) or {c: "" for c in df.columns if c not in (keep or [])}
+    kept = keep if keep is not None else df.columns
+    # the features under names of their own: a kept column may be a feature too
+    inputs = [c.alias(f"_sparksweep_feature_{i}") for i, c in enumerate(_inputs(df, required, model_uri))]
+    selected = df.select(*[sf.col(c) for c in kept], *inputs)
+    fields = [*selected.schema.fields[: len(kept)], *prediction_fields(str(kind.task), prediction_col)]
+    score = scoring_map(
+        shipped,
+        kind.classes,
+        list(required),
+        len(kept),
+        [f.name for f in fields],
+        threads or task_cpus(df.sparkSession),
+        kind.takes_matrix(required),
+    )
+    return selected.mapInArrow(score, st.StructType(fields))
+
+
+def _inputs(df: SparkDataFrame, required: dict[str, str], model_uri: str) -> list[Any]:
+    """The model's input columns of ``df``, in signature order, safe widenings cast (checked against the signature
+    first, when the model has one)."""
+    from pyspark.sql import functions as sf
+
+    match = require_columns(required, spark_column_types(df.schema), model_uri) if any(required.values()) else None
+    return [
+        sf.col(c).cast(_SPARK_SQL_TYPES[match.casts[c]]) if match and c in match.casts else sf.col(c) for c in required
+    ]
 
 
 def lasting_uri(model_uri: str, tracking_uri: str | None) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparksweep._spark import is_remote
 from sparksweep.errors import DataError
-from sparksweep.scoring._frame import Scoring, Udf, check_udf, score_loaded, task_cpus
+from sparksweep.scoring._frame import Scoring, Udf, arrow_frame, check_udf, score_loaded, task_cpus
 from sparksweep.scoring._models import ModelKind, downloaded_model, model_features
 from sparksweep.scoring._session import default_parallelism, partitions, session_mode
 from sparksweep.scoring.schema import arrow_column_types, model_input_types, require_columns
@@ -149,21 +149,37 @@ def _udf_scoring(
     udf: Udf,
     staging_dir: str | None,
 ) -> tuple[Scoring, ModelKind]:
-    """The input read and scored lazily by a Spark UDF (spread over the task slots first), and what the model is."""
+    """The input read and scored lazily by a Spark UDF (spread over the task slots first), and what the model is.
+    sparksweep's own models come from the driver's cache (:mod:`sparksweep.scoring._driver`), loaded and shipped
+    once per application."""
+    from sparksweep.scoring._driver import scoring_model
+
+    df = read_input(spark, path=input_path, table=input_table)
+    slots = default_parallelism(spark)
+    if partitions(df) < slots:  # Spark reads a small file as one partition: spread it over the slots
+        df = df.repartition(slots)
+    if udf == "arrow":
+        cached = scoring_model(spark, model_uri, tracking_uri, staging_dir)
+        kind = ModelKind.of(cached.model)
+        if kind.task is not None:
+            kept = _kept(keep, df.columns, model_features(cached.model))
+            frame = arrow_frame(df, cached.model, cached.shipped, model_uri, "prediction", kept, threads)
+            return Scoring(frame, shipped=None if cached.cached else cached.shipped), kind
+        cached.done()
     import mlflow
 
     with downloaded_model(model_uri, tracking_uri) as local:
         model = mlflow.pyfunc.load_model(local)
-        df = read_input(spark, path=input_path, table=input_table)
-        slots = default_parallelism(spark)
-        if partitions(df) < slots:  # Spark reads a small file as one partition: spread it over the slots
-            df = df.repartition(slots)
-        features = model_features(model)
-        kept = keep if keep is not None else [c for c in df.columns if c not in features]
+        kept = _kept(keep, df.columns, model_features(model))
         scoring = score_loaded(
             df, local, model, model_uri, "prediction", kept, None, threads, udf, staging_dir, tracking_uri
         )
     return scoring, ModelKind.of(model)
+
+
+def _kept(keep: list[str] | None, columns: list[str], features: list[str]) -> list[str]:
+    """The columns to keep: ``keep``, or by default every column that is not a model feature (ids, dates)."""
+    return keep if keep is not None else [c for c in columns if c not in features]
 
 
 def _write(
