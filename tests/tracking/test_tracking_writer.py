@@ -4,6 +4,7 @@ reach the sweep."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -46,3 +47,22 @@ def test_a_failed_write_is_raised_by_flush_and_later_puts_and_nothing_is_dropped
         writer.put([3])
     assert written == []
     assert writer._pending == [1, 2], "what could not be written is kept, not dropped"
+
+
+def test_metrics_queued_between_two_writes_go_in_one_batch_and_flush_does_not_wait_for_the_interval() -> None:
+    batches: list[list[Any]] = []
+    first_written = threading.Event()
+
+    def write(batch: list[Any]) -> None:
+        batches.append(list(batch))
+        first_written.set()
+
+    writer = _MetricWriter(write, interval=60.0)
+    writer.put([0])
+    assert first_written.wait(30), "the first metrics are written at once"
+    for step in range(1, 200):  # a burst of short trials' progress, within the interval after the first write
+        writer.put([step])
+    started = time.monotonic()
+    writer.flush()
+    assert time.monotonic() - started < 30, "flush wrote at once instead of waiting out the 60 s interval"
+    assert batches == [[0], list(range(1, 200))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -39,16 +40,24 @@ T = TypeVar("T")
 class _MetricWriter:
     """Writes a run's metrics from one background thread, in batches, so the sweep loop never waits on the store.
 
-    :meth:`flush` returns once everything queued is written, or raises what writing it raised (after the tracker's
-    retries); a writer that failed keeps what it could not write and refuses more, so the sweep stops.
+    A write waits until ``interval`` seconds have passed since the one before, so the metrics queued meanwhile go in
+    one batch: a sweep of short trials writes its progress a few times a second, not once per trial (each write is
+    a store transaction whose CPU the trials share). :meth:`flush` writes at once and returns once everything queued
+    is written, or raises what writing it raised (after the tracker's retries); a writer that failed keeps what it
+    could not write and refuses more, so the sweep stops.
     """
 
     _BATCH = 1000  # MLflow's limit of metrics in one log_batch
+    INTERVAL = 0.5
+    """Seconds between two writes."""
 
-    def __init__(self, write: Callable[[list[Any]], None]) -> None:
+    def __init__(self, write: Callable[[list[Any]], None], interval: float = INTERVAL) -> None:
         self._write = write
+        self._interval = interval
         self._pending: list[Any] = []
         self._busy = False
+        self._flushing = 0
+        self._last_write = -math.inf
         self._error: BaseException | None = None
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -62,13 +71,21 @@ class _MetricWriter:
                 self._thread.start()
             self._cond.notify_all()
 
+    def _next_batch(self) -> list[Any]:
+        """Wait for metrics, then for the interval since the last write (or a flush), and take them all."""
+        with self._cond:
+            while not self._pending:
+                self._cond.wait()
+            deadline = self._last_write + self._interval
+            while not self._flushing and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            batch, self._pending = self._pending, []
+            self._busy = True
+            return batch
+
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending:
-                    self._cond.wait()
-                batch, self._pending = self._pending, []
-                self._busy = True
+            batch = self._next_batch()
             try:
                 for i in range(0, len(batch), self._BATCH):
                     self._write(batch[i : i + self._BATCH])
@@ -80,13 +97,19 @@ class _MetricWriter:
                     self._cond.notify_all()
                 return
             with self._cond:
+                self._last_write = time.monotonic()
                 self._busy = False
                 self._cond.notify_all()
 
     def flush(self) -> None:
         with self._cond:
-            while (self._pending or self._busy) and self._error is None:
-                self._cond.wait()
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while (self._pending or self._busy) and self._error is None:
+                    self._cond.wait()
+            finally:
+                self._flushing -= 1
             self._raise()
 
     def _raise(self) -> None:
