@@ -189,5 +189,7 @@ def test_a_sweep_split_by_time_records_its_time_column_and_resume_refuses_anothe
     assert dict(zip(kinds["column"], kinds["reason"], strict=True))["event_time"].startswith("data.time_column")
     check_split_columns(params, spec.data, result.sweep_run_id)  # the same columns: resumable
     moved = spec.data.model_copy(update={"time_column": None, "group_column": "plan"})
-    with pytest.raises(DataError, match="time_column event_time, and this run has None"):
+    with pytest.raises(
+        DataError, match=r"with data\.time_column 'event_time', and this run has data\.time_column none"
+    ):
         check_split_columns(params, moved, result.sweep_run_id)

@@ -113,10 +113,12 @@ def check_split_columns(params: Mapping[str, str], data: DataSpec, run_id: str) 
     for key, now in (("time_column", data.time_column), ("group_column", data.group_column)):
         recorded = params.get(key, "None")  # a sweep from before these keys split neither way
         if recorded != str(now):
+            before = "without data." + key if recorded == "None" else f"with data.{key} {recorded!r}"
+            this = "none" if now is None else repr(now)
             raise DataError(
-                f"sweep {run_id} split its rows with data.{key} {recorded}, and this run has {now}; its trials were "
-                f"scored on another split. Resume with data.{key} {recorded}, or start a new sweep (warm_start: "
-                f"{run_id} reuses its trials)"
+                f"sweep {run_id} split its rows {before}, and this run has data.{key} {this}; its trials were "
+                f"scored on another split. Resume {before}, or start a new sweep (warm_start: {run_id} reuses its "
+                "trials)"
             )
 
 

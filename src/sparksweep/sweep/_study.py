@@ -265,12 +265,10 @@ def _ensemble(finalists: list[Finalist], plan: SweepPlan) -> Ensemble | None:
     scored = [replace(f.trial, predictions=f.rescored.predictions) for f in finalists if f.value is not None]
     y = np.concatenate([np.asarray(dataset.training.y_train), np.asarray(dataset.training.y_valid)])
     held = None
-    if dataset.training.time_ordered:  # forward-chaining folds never score their first block of rows
-        from sparksweep.data import fold_rows
-
-        held = np.zeros(len(y), dtype=bool)
-        for _, rows in fold_rows(y, k=plan.search.cv or 5, seed=0, stratify=False, time_ordered=True):
-            held[rows] = True
+    if dataset.training.time_ordered:  # forward-chaining folds never score their first block of rows (left NaN)
+        predicted = [np.asarray(t.predictions, dtype=np.float64) for t in scored if t.predictions is not None]
+        if predicted:
+            held = np.any([np.isfinite(p).reshape(len(y), -1).all(axis=1) for p in predicted], axis=0)
     return select_ensemble(scored, y, plan.metric, held=held)
 
 
